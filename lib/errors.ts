@@ -67,7 +67,7 @@ export class ConnectError extends Error {
     Object.defineProperty(this, kConnectError, { value: true })
   }
 
-  static [Symbol.hasInstance] (instance: unknown): boolean {
+  static override [Symbol.hasInstance] (instance: unknown): boolean {
     return isBranded(instance, kConnectError) && (this === ConnectError || isSubclassInstance(this, instance))
   }
 }
