@@ -31,6 +31,7 @@ export const ErrorCodes = {
   ERR_CONNECT_CERT_SAN: 'a certificate does not carry exactly one valid SPIFFE URI SAN',
   ERR_CONNECT_CERT_KEY_MISMATCH: 'a private key does not match its certificate',
   ERR_CONNECT_NO_ROOTS: 'no trusted CA roots are available',
+  ERR_CONNECT_CREDENTIALS_FILE: 'a certificate, key or roots file could not be read or watched',
   // the agent
   ERR_CONNECT_AGENT_UNREACHABLE: 'the Consul agent could not be reached',
   ERR_CONNECT_AGENT_TIMEOUT: 'the Consul agent did not answer in time',

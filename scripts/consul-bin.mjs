@@ -18,6 +18,17 @@ import { fileURLToPath } from 'node:url'
 /** The Consul release the project is tested against. Keep README.md in step. */
 export const PINNED_CONSUL_VERSION = '1.22.7'
 
+/**
+ * Module versions to require beside Consul, per release. A tagged Consul builds against its in-tree copies of
+ * its sub-modules (`replace ./api`), which a wrapper module cannot use (module zips exclude nested modules), so
+ * the published versions are used instead. Consul v1.22.7's CLI uses fields (ACLToken.Name,
+ * ACLAuthMethod.TokenNameFormat) that its listed api v1.33.7 lacks; api v1.34.1 is the oldest published version
+ * that has them.
+ */
+const EXTRA_REQUIRES = {
+  '1.22.7': { 'github.com/hashicorp/consul/api': 'v1.34.1' }
+}
+
 const log = (msg) => process.stderr.write(`[consul:bin] ${msg}\n`)
 
 export function cacheDir () {
@@ -66,7 +77,8 @@ export function build (version = process.env.CONSUL_VERSION || PINNED_CONSUL_VER
   const upstream = readFileSync(info.GoMod, 'utf8')
   const exclude = upstream.match(/^exclude\s*\([\s\S]*?^\)/m)?.[0] ?? ''
   const goLine = upstream.match(/^go\s+(\S+)/m)?.[1] ?? '1.22'
-  writeFileSync(join(work, 'go.mod'), `module consulbuild\n\ngo ${goLine}\n\n${exclude}\n\nrequire github.com/hashicorp/consul v${version}\n`)
+  const extra = Object.entries(EXTRA_REQUIRES[version] ?? {}).map(([mod, v]) => `require ${mod} ${v}\n`).join('')
+  writeFileSync(join(work, 'go.mod'), `module consulbuild\n\ngo ${goLine}\n\n${exclude}\n\nrequire github.com/hashicorp/consul v${version}\n${extra}`)
 
   log('step 2/3: resolving dependencies (go mod tidy)')
   run('go', ['mod', 'tidy'], { cwd: work, env: goEnv() })
