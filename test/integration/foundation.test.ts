@@ -8,7 +8,6 @@ import { generateKeyPairSync } from 'node:crypto'
 import { AgentClient } from '../../lib/agent/client.js'
 import { watchIntentions, watchLeaf, watchRoots } from '../../lib/agent/watchers.js'
 import type { CaRoots, LeafCert } from '../../lib/agent/schemas.js'
-import type { BlockingQuery } from '../../lib/agent/blocking-query.js'
 import { ConnectError } from '../../lib/errors.js'
 import { TrustBundle } from '../../lib/identity/bundle.js'
 import { Identity } from '../../lib/identity/identity.js'
@@ -20,11 +19,12 @@ import { DevAgent, consulVersion } from './support/consul-agent.js'
 // Fast retries so error paths show within a test; the defaults (5 s × n²) are for production.
 const quick = { backoff: { baseMs: 50, capMs: 500 }, rateLimit: { burst: 2, perSecond: 20 } } as const
 
-function nextChange<T> (query: BlockingQuery<unknown, T>, signal: AbortSignal): Promise<T> {
+// Typed by the query's `current` snapshot, so any BlockingQuery<Raw, T> fits.
+function nextChange<T> (query: { readonly current: { readonly value: T } | undefined }, signal: AbortSignal): Promise<T> {
   return once(query as never, 'change', { signal }).then(([value]) => value as T)
 }
 
-function nextError (query: BlockingQuery<unknown, unknown>, signal: AbortSignal): Promise<ConnectError> {
+function nextError (query: object, signal: AbortSignal): Promise<ConnectError> {
   return once(query as never, 'error', { signal }).then(([err]) => err as ConnectError)
 }
 
@@ -34,8 +34,8 @@ describe(`foundation against a real agent (${consulVersion()})`, function () {
   describe('with ACLs off (consul agent -dev)', () => {
     let agent: DevAgent
     let client: AgentClient
-    const queries: Array<BlockingQuery<unknown, unknown>> = []
-    const track = <Q extends BlockingQuery<never, unknown>>(q: Q): Q => { queries.push(q as never); return q }
+    const queries: Array<{ close: () => Promise<void> }> = []
+    const track = <Q extends { close: () => Promise<void> }>(q: Q): Q => { queries.push(q); return q }
 
     before(async () => {
       agent = await DevAgent.start()
@@ -76,14 +76,14 @@ describe(`foundation against a real agent (${consulVersion()})`, function () {
       const roots = track(watchRoots(client, quick))
       const leaf = track(watchLeaf(client, 'rotating', quick))
       const signal = AbortSignal.timeout(100_000)
-      const [before, firstLeaf] = await Promise.all([roots.ready({ signal }), leaf.ready({ signal })]) as [CaRoots, LeafCert]
+      const [before, firstLeaf]: [CaRoots, LeafCert] = await Promise.all([roots.ready({ signal }), leaf.ready({ signal })])
       const oldRoot = before.Roots.find((r) => r.Active)!
       assert.ok(oldRoot)
 
       // A new root key makes the built-in provider generate a new root: a real rotation.
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'sec1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } })
-      const rootsChanged = nextChange(roots as BlockingQuery<unknown, CaRoots>, signal)
-      const leafChanged = nextChange(leaf as BlockingQuery<unknown, LeafCert>, signal)
+      const rootsChanged = nextChange(roots, signal)
+      const leafChanged = nextChange(leaf, signal)
       await client.setCaConfiguration({ Provider: 'consul', Config: { PrivateKey: privateKey, LeafCertTTL: '72h' } })
 
       const after = await rootsChanged
