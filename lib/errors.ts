@@ -46,6 +46,7 @@ export const ErrorCodes = {
   ERR_CONNECT_NOT_AUTHORIZED: 'authorization denied the connection or request',
   ERR_CONNECT_PEER_VERIFICATION: 'the peer identity does not match what was expected',
   ERR_CONNECT_NO_INSTANCES: 'no healthy instance of the target service was found',
+  ERR_CONNECT_TIMEOUT: 'a connection or TLS handshake to a mesh peer did not complete in time',
   ERR_CONNECT_INTENTION_INVALID: 'an intention in an answer is malformed',
 } as const
 

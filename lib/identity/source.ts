@@ -48,7 +48,7 @@ export const NO_CREDENTIALS: Credentials = Object.freeze({ identity: undefined, 
 /**
  * Where a source stands, for the TLS layer and for health checks:
  * - `loading`: identity or bundle not loaded yet (refuse connections: nothing to present or verify with);
- * - `ready`: both loaded and the leaf is inside its validity window's end;
+ * - `ready`: both loaded and the leaf is before its notAfter;
  * - `expired`: the leaf's notAfter has passed and no fresh leaf has arrived (refuse new connections).
  */
 export type CredentialsStatus = 'loading' | 'ready' | 'expired'
@@ -123,6 +123,12 @@ export class CredentialsPublisher {
 
   status (now: number = Date.now()): CredentialsStatus {
     return credentialsStatus(this.#credentials, now)
+  }
+
+  /** True when a leaf is loaded and its notAfter is at or before `now` (ms since the epoch). */
+  leafExpired (now: number = Date.now()): boolean {
+    const identity = this.#credentials.identity
+    return identity !== undefined && identity.validBefore.getTime() <= now
   }
 
   onChange (listener: ChangeListener): () => void {

@@ -159,8 +159,8 @@ export class TestCA {
     this.rootPem = issued.pem
     this.keyPem = signer.keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     this.serial = colonHex(issued.serialHex)
-    this.subjectKeyId = colonHex(signer.keys.keyIdHex)
-    this.id = colonHex(createHash('sha1').update(issued.der).digest('hex'))
+    this.subjectKeyId = colonHexBytes(signer.keys.keyIdHex)
+    this.id = colonHexBytes(createHash('sha1').update(issued.der).digest('hex'))
     this.commonName = commonName
     this.notBefore = issued.notBefore
     this.notAfter = issued.notAfter
@@ -321,7 +321,7 @@ function createIntermediateWith (parent: Signer, options: CreateIntermediateOpti
   })
   const signer: Signer = { trustDomain: parent.trustDomain, name, keys, chainPems: [issued.pem, ...parent.chainPems] }
   const keyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  const intermediate = new TestIntermediate(issued.pem, keyPem, colonHex(issued.serialHex), colonHex(keys.keyIdHex))
+  const intermediate = new TestIntermediate(issued.pem, keyPem, colonHex(issued.serialHex), colonHexBytes(keys.keyIdHex))
   intermediateSigners.set(intermediate, signer)
   return intermediate
 }
@@ -419,11 +419,17 @@ function randomSerial (): Buffer {
 }
 
 /** Lower-case colon-separated hex, leading zero bytes dropped (as Go's big.Int.Bytes() gives them). */
+/** Serial numbers in Consul's colon-hex: leading zero bytes dropped, as Consul formats them. */
 function colonHex (hex: string): string {
   let h = hex.toLowerCase()
   if (h.length % 2 === 1) h = '0' + h
   while (h.length > 2 && h.startsWith('00')) h = h.slice(2)
   return h.match(/../g)?.join(':') ?? ''
+}
+
+/** Byte strings (key identifiers, fingerprints) in colon-hex: every byte kept, leading zeros included. */
+function colonHexBytes (hex: string): string {
+  return hex.toLowerCase().match(/../g)?.join(':') ?? ''
 }
 
 function hexBytes (hex: string): ArrayBuffer {
