@@ -12,8 +12,8 @@ import type { Certificate } from '../identity/x509.js'
 export interface Peer {
   /** The peer's parsed SPIFFE ID. */
   readonly id: SpiffeId
-  /** The peer's leaf certificate. */
-  readonly certificate: Certificate
+  /** The peer's leaf certificate; absent when only a SPIFFE ID was given (e.g. `svc.authorize(uri)`). */
+  readonly certificate?: Certificate
 }
 
 /** The parts of an HTTP request that L7 intentions match on. */

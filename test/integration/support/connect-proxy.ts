@@ -52,12 +52,34 @@ export class ConnectProxy {
     running.add(child)
     const proxy = new ConnectProxy(child)
     try {
+      // The proxy logs this once its leaf and roots are loaded; upstream listeners open before that.
+      await proxy.#waitForLog(/ready to serve/, timeoutMs)
       await Promise.all(listeners.map((addr) => proxy.#waitListening(addr, timeoutMs)))
     } catch (err) {
       await proxy.stop()
       throw new Error(`consul connect proxy ${args.join(' ')} did not start: ${(err as Error).message}\n--- proxy log ---\n${proxy.log}`, { cause: err })
     }
     return proxy
+  }
+
+  /** Resolves when the proxy's output matches `pattern` (event-driven: checks each chunk as it arrives). */
+  async #waitForLog (pattern: RegExp, timeoutMs: number): Promise<void> {
+    if (pattern.test(this.#log)) return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`no log line matching ${pattern} after ${timeoutMs} ms`)) }, timeoutMs)
+      const onData = (): void => { if (pattern.test(this.#log)) { cleanup(); resolve() } }
+      const onExit = (): void => { cleanup(); reject(new Error(`the proxy exited with ${this.#child.exitCode}`)) }
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        this.#child.stdout?.off('data', onData)
+        this.#child.stderr?.off('data', onData)
+        this.#child.off('exit', onExit)
+      }
+      // Registered after the constructor's log collectors, so #log already holds the chunk.
+      this.#child.stdout?.on('data', onData)
+      this.#child.stderr?.on('data', onData)
+      this.#child.once('exit', onExit)
+    })
   }
 
   /** Polls a TCP connect until it succeeds (readiness of a child process, not test synchronization). */

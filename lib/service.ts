@@ -1,0 +1,484 @@
+/**
+ * ConnectService: the facade that makes this process a Connect-native member of the mesh.
+ *
+ * It composes a credentials source (the local agent's leaf and roots by default), an authorizer, the mTLS
+ * servers and the mesh clients, and owns their lifecycle:
+ *
+ * - `ready({ signal })` resolves once a leaf and the roots are loaded (and whatever the authorizer needs);
+ *   it never rejects on transient agent errors, so the caller picks the deadline with `signal`.
+ * - Servers can be created before `ready`: until then they refuse handshakes (fail closed). Leaf renewal and
+ *   root rotation swap the servers' contexts for new connections; open connections are untouched.
+ * - `dial`, `fetch`, `dispatcher()` and `webSocket` read the current identity per new connection and verify
+ *   the server's SPIFFE ID; before `ready` they reject with ERR_CONNECT_NOT_READY.
+ * - `close()` is idempotent: it detaches from the servers it manages (which then refuse new connections; the
+ *   servers themselves belong to the caller), closes the dispatcher, the resolver, the watches and the agent
+ *   client it created. Nothing the service creates keeps the process alive.
+ *
+ * Who owns what: objects passed in (an `AgentClient`, a `CredentialsSource`, a `Resolver`) stay the caller's
+ * and are not closed; objects the service created from options are.
+ */
+import { EventEmitter } from 'node:events'
+import type { Server as HttpsServer } from 'node:https'
+import type { Http2SecureServer } from 'node:http2'
+import type { Server as TlsServer, TLSSocket } from 'node:tls'
+import { X509Certificate } from 'node:crypto'
+import type { RequestListener } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { WebSocket } from 'ws'
+import { z } from 'zod'
+import { AgentClient } from './agent/client.js'
+import type { AgentClientOptions } from './agent/options.js'
+import type { AgentRequester } from './agent/blocking-query.js'
+import { denyAll, safeAuthorize } from './authz/authorizer.js'
+import type { Authorizer, Decision, HttpRequestInfo, Peer } from './authz/authorizer.js'
+import { ConnectError, InvalidOptionError, abortError } from './errors.js'
+import { agentCredentials } from './identity/agent-source.js'
+import type { AgentCredentialsWatchOptions } from './identity/agent-source.js'
+import type { Credentials, CredentialsSource } from './identity/source.js'
+import { parseCertificate, spiffeUriOf } from './identity/x509.js'
+import type { Certificate } from './identity/x509.js'
+import { dialService } from './net/dial.js'
+import { consulResolver } from './net/consul-resolver.js'
+import type { ConsulResolver } from './net/consul-resolver.js'
+import type { Resolver, Target } from './net/resolver.js'
+import { meshDispatcher, meshFetch } from './net/undici.js'
+import type { MeshDispatcherOptions } from './net/undici.js'
+import { meshWebSocket } from './net/ws.js'
+import { parseMeshHost } from './net/mesh-host.js'
+import { createRequire } from 'node:module'
+import type { MeshWebSocketOptions } from './net/ws.js'
+import { attachWebSocketServer } from './net/ws-server.js'
+import type { AttachWebSocketOptions, MeshWebSocketServer, OnMeshWebSocket } from './net/ws-server.js'
+import { parseSpiffeId } from './spiffe-id.js'
+import type { SpiffeId } from './spiffe-id.js'
+import { attachTls, createHttp2Server, createHttpsServer, createTlsServer, tlsGuardOf } from './tls/server.js'
+import type { TlsGuard } from './tls/guard.js'
+import type { ConnectionDecision, RefusedConnection, TlsErrorInfo } from './tls/guard-events.js'
+import type { Http2Options, HttpsOptions, TlsServerOptions } from './tls/options.js'
+
+/** What `identity` reports about the current leaf. Frozen. */
+export interface ServiceIdentity {
+  /** The leaf's SPIFFE ID URI. */
+  readonly spiffeId: string
+  /** The parsed SPIFFE ID. */
+  readonly id: SpiffeId
+  readonly service: string
+  readonly namespace: string
+  readonly partition: string
+  readonly datacenter: string
+  readonly trustDomain: string
+  /** Leaf serial, Consul colon-hex. */
+  readonly serial: string
+  readonly validAfter: Date
+  readonly validBefore: Date
+  /** Leaf then intermediates, PEM. */
+  readonly certPem: string
+}
+
+export interface ConnectServiceOptions {
+  /** The service name this process runs as (its leaf is issued for it). Required. */
+  readonly service: string
+  /**
+   * How to reach the local agent: options (merged over the `CONSUL_*` environment) or an `AgentClient` you own.
+   * Default: everything from the environment.
+   */
+  readonly agent?: AgentClientOptions | AgentClient
+  /** Where the leaf and roots come from. Default: the agent (live, watched). Pass `staticCredentials(...)` or
+   * `fileCredentials(...)` to run from fixed or file-based certificates. */
+  readonly credentials?: CredentialsSource
+  /** Decides every inbound connection. Default: deny all (fail closed) until intentions are configured. */
+  readonly authorizer?: Authorizer
+  /** Resolves mesh targets for `dial`, `fetch` and `webSocket`. Default: the agent's health/connect answers. */
+  readonly resolver?: Resolver
+  /** Handshake timeout of the servers this service creates or attaches to, ms. Default 10 000. */
+  readonly handshakeTimeoutMs?: number
+  /** Tuning of the leaf and roots watches (backoff, rate limit, wait). */
+  readonly watch?: AgentCredentialsWatchOptions
+  /** Options of the undici dispatcher behind `fetch` and `dispatcher()`. */
+  readonly dispatcher?: Omit<MeshDispatcherOptions, 'source' | 'resolver'>
+}
+
+// A type alias: EventEmitter's event map wants an index-signature-compatible type.
+export type ConnectServiceEvents = {
+  /** Leaf and roots are loaded: servers accept and clients dial. */
+  ready: []
+  /** A new leaf is in use for new connections (renewal or re-issue after a root rotation). */
+  leaf: [identity: ServiceIdentity]
+  /** The trusted roots changed (rotation, pruning). */
+  roots: [info: { trustDomain: string, roots: number }]
+  /** An update failed and was discarded; the last good state keeps serving. Only emitted when listened to. */
+  error: [error: ConnectError]
+  /** A connection was refused, with its reason. */
+  refused: [event: RefusedConnection]
+  /** A handshake failed before any decision (plain bytes, no shared protocol, timeout). */
+  tlsError: [info: TlsErrorInfo]
+}
+
+const optionsSchema = z.looseObject({
+  service: z.string().min(1, 'must be a non-empty service name').regex(/^[^/\s]+$/, 'must not contain "/" or whitespace'),
+  agent: z.union([z.instanceof(AgentClient), z.record(z.string(), z.unknown())]).optional(),
+  credentials: z.custom<CredentialsSource>((v) => typeof v === 'object' && v !== null && 'credentials' in v && typeof (v as CredentialsSource).onChange === 'function', 'expected a CredentialsSource').optional(),
+  authorizer: z.custom<Authorizer>((v) => typeof v === 'function', 'expected a function (peer, request?) => Decision').optional(),
+  resolver: z.custom<Resolver>((v) => typeof v === 'object' && v !== null && typeof (v as Resolver).resolve === 'function', 'expected an object with a resolve() method').optional(),
+  handshakeTimeoutMs: z.number().int().positive().optional(),
+  watch: z.record(z.string(), z.unknown()).optional(),
+  dispatcher: z.record(z.string(), z.unknown()).optional()
+})
+
+/** Inputs `authorize` accepts for the peer. */
+export type PeerInput = string | SpiffeId | Certificate | X509Certificate | Uint8Array
+
+export class ConnectService extends EventEmitter<ConnectServiceEvents> {
+  readonly service: string
+  readonly #options: ConnectServiceOptions
+  readonly #agent: AgentClient | undefined
+  readonly #ownsAgent: boolean
+  readonly #source: CredentialsSource
+  readonly #ownsSource: boolean
+  readonly #resolver: Resolver
+  readonly #ownedResolver: ConsulResolver | undefined
+  readonly #authorizer: Authorizer
+  readonly #guards = new Set<TlsGuard>()
+  readonly #webSocketServers = new Set<MeshWebSocketServer>()
+  readonly #unsubscribe: Array<() => void> = []
+  #dispatcher: Dispatcher | undefined
+  #identity: ServiceIdentity | undefined
+  #readyEmitted = false
+  #closing: Promise<void> | undefined
+
+  /**
+   * Validates options eagerly (InvalidOptionError naming the field) and starts watching the leaf and roots.
+   * Nothing blocks: use `ready()` to wait for the first credentials.
+   */
+  constructor (options: ConnectServiceOptions) {
+    super()
+    const parsed = optionsSchema.safeParse(options)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      const field = issue?.path.join('.') || 'options'
+      throw new InvalidOptionError(field, issue?.message ?? 'invalid', { cause: parsed.error })
+    }
+    this.#options = options
+    this.service = options.service
+
+    if (options.agent instanceof AgentClient) {
+      this.#agent = options.agent
+      this.#ownsAgent = false
+    } else if (options.credentials === undefined || options.resolver === undefined) {
+      this.#agent = new AgentClient(options.agent as AgentClientOptions | undefined)
+      this.#ownsAgent = true
+    } else {
+      this.#agent = undefined
+      this.#ownsAgent = false
+    }
+
+    if (options.credentials !== undefined) {
+      this.#source = options.credentials
+      this.#ownsSource = false
+    } else {
+      this.#source = agentCredentials({ client: this.#agent as AgentRequester, service: options.service, ...(options.watch ? { watch: options.watch } : {}) })
+      this.#ownsSource = true
+    }
+
+    if (options.resolver !== undefined) {
+      this.#resolver = options.resolver
+      this.#ownedResolver = undefined
+    } else {
+      this.#ownedResolver = consulResolver(this.#agent as AgentRequester)
+      this.#resolver = this.#ownedResolver
+    }
+
+    this.#authorizer = options.authorizer ?? denyAll('denied: no authorizer configured for this service (fail closed)')
+
+    this.#unsubscribe.push(this.#source.onChange((next, _previous, change) => this.#onCredentials(next, change)))
+    this.#unsubscribe.push(this.#source.onError((err) => this.#emitError(err)))
+    this.#onCredentials(this.#source.credentials, { identityChanged: true, bundleChanged: true })
+  }
+
+  /** True once leaf and roots are loaded and the service has not been closed. */
+  get isReady (): boolean {
+    const c = this.#source.credentials
+    return this.#closing === undefined && c.identity !== undefined && c.bundle !== undefined
+  }
+
+  /** The current leaf, summarised; undefined before ready. */
+  get identity (): ServiceIdentity | undefined { return this.#identity }
+
+  /** The current credentials snapshot (identity, bundle, generation). */
+  get credentials (): Credentials { return this.#source.credentials }
+
+  /** The credentials source in use (the agent's unless one was given). */
+  get source (): CredentialsSource { return this.#source }
+
+  /** The authorizer deciding inbound connections. */
+  get authorizer (): Authorizer { return this.#authorizer }
+
+  /** Counters of every server this service manages, summed. */
+  get counters (): { accepted: number, refused: number, tlsErrors: number } {
+    let accepted = 0; let refused = 0; let tlsErrors = 0
+    for (const guard of this.#guards) {
+      accepted += guard.counters.accepted
+      refused += guard.counters.refused
+      tlsErrors += guard.counters.tlsErrors
+    }
+    return { accepted, refused, tlsErrors }
+  }
+
+  /**
+   * Resolves when the leaf and roots are loaded. Transient agent errors do not reject it (they are emitted as
+   * 'error'); pass a `signal` for a deadline: it rejects with ERR_CONNECT_ABORTED. Rejects with
+   * ERR_CONNECT_CLOSED if the service is closed first.
+   */
+  async ready (options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closing !== undefined) throw new ConnectError('ERR_CONNECT_CLOSED', `service "${this.service}" is closed`)
+    const { signal } = options
+    if (signal?.aborted === true) throw abortError(`waiting for service "${this.service}" to be ready`, signal)
+    await this.#source.ready(signal === undefined ? {} : { signal })
+  }
+
+  /**
+   * An https server that serves mutual TLS with this service's identity and decides every connection.
+   * Pass `{ http2: true }` for an HTTP/2 server (`allowHTTP1` for HTTP/1.1 fallback).
+   */
+  createServer (requestListener?: RequestListener): HttpsServer
+  createServer (options: ServerOptions & { http2?: false }, requestListener?: RequestListener): HttpsServer
+  createServer (options: ServerOptions & { http2: true, allowHTTP1?: boolean }, requestListener?: (req: never, res: never) => void): Http2SecureServer
+  createServer (a?: RequestListener | ServerOptions & { http2?: boolean, allowHTTP1?: boolean }, b?: unknown): HttpsServer | Http2SecureServer {
+    this.#assertOpen()
+    const options = typeof a === 'function' || a === undefined ? {} : a
+    const listener = (typeof a === 'function' ? a : b) as RequestListener | undefined
+    if (options.http2 === true) {
+      const server = createHttp2Server(this.#mtls<Http2Options>({ allowHTTP1: options.allowHTTP1 === true, ...(options.serverOptions ? { serverOptions: options.serverOptions as Http2Options['serverOptions'] } : {}) }), listener as never)
+      this.#track(server)
+      return server
+    }
+    const server = createHttpsServer(this.#mtls<HttpsOptions>(options.serverOptions ? { serverOptions: options.serverOptions as HttpsOptions['serverOptions'] } : {}), listener)
+    this.#track(server)
+    return server
+  }
+
+  /** A raw TLS server (no ALPN unless `alpn` is given) with the same guarantees as `createServer`. */
+  createTlsServer (options: { alpn?: readonly string[], serverOptions?: TlsServerOptions['serverOptions'] } = {}, connectionListener?: (socket: TLSSocket) => void): TlsServer {
+    this.#assertOpen()
+    const server = createTlsServer(this.#mtls<TlsServerOptions>({ ...(options.alpn ? { alpn: options.alpn } : {}), ...(options.serverOptions ? { serverOptions: options.serverOptions } : {}) }), connectionListener)
+    this.#track(server)
+    return server
+  }
+
+  /**
+   * Gives an existing tls.Server, https.Server or HTTP/2 secure server the same guarantees: this service's
+   * identity, the current roots, and a decision on every connection. Returns the server.
+   */
+  attach<S extends TlsServer | HttpsServer | Http2SecureServer> (server: S): S {
+    this.#assertOpen()
+    const guard = attachTls(server as TlsServer, this.#mtls({}))
+    this.#adopt(guard)
+    return server
+  }
+
+  /** Resolves `target` through the resolver and returns a TLS socket whose server proved to be that service. */
+  async dial (target: string | Target, options: { signal?: AbortSignal, timeoutMs?: number, alpn?: readonly string[] } = {}): Promise<TLSSocket> {
+    this.#assertOpen()
+    return await dialService(target, { resolver: this.#resolver, source: this.#source, ...options })
+  }
+
+  /** An undici Dispatcher for `https://<svc>.service[.<dc>].consul` and `.query.` URLs; created once, closed by close(). */
+  dispatcher (): Dispatcher {
+    this.#assertOpen()
+    this.#dispatcher ??= meshDispatcher({ ...(this.#options.dispatcher ?? {}), source: this.#source, resolver: this.#resolver })
+    return this.#dispatcher
+  }
+
+  /** `fetch` through the mesh: `await svc.fetch('https://web.service.consul/health')`. */
+  async fetch (input: Parameters<ReturnType<typeof meshFetch>>[0], init?: Parameters<ReturnType<typeof meshFetch>>[1]): Promise<Awaited<ReturnType<ReturnType<typeof meshFetch>>>> {
+    return await meshFetch(this.dispatcher())(input, init)
+  }
+
+  /**
+   * Opens a WebSocket to a mesh service (`wss://chat.service.consul/room`) and returns it at once, like
+   * `new WebSocket(url)`: the mesh target is resolved and dialled (failover across instances, the server's
+   * SPIFFE ID verified) before any HTTP byte is sent. Failures surface as the socket's `'error'` event, with
+   * the library's error (ERR_CONNECT_NOT_READY, ERR_CONNECT_PEER_VERIFICATION, ERR_CONNECT_NO_INSTANCES...).
+   * Use `connectWebSocket` for a promise that settles when the handshake completes.
+   */
+  webSocket (url: string | URL, options: { protocols?: string | string[], signal?: AbortSignal, timeoutMs?: number, headers?: Record<string, string> } = {}): WebSocket {
+    this.#assertOpen()
+    const parsed = new URL(String(url))
+    if (parsed.protocol !== 'wss:') throw new InvalidOptionError('url', `must be a wss:// mesh URL, got ${parsed.protocol}`)
+    const target = parseMeshHost(parsed.hostname)
+    const WebSocketClass = loadWsSync()
+    const dial = (callback: (err: Error | null, socket?: TLSSocket) => void): void => {
+      dialService(target, {
+        resolver: this.#resolver,
+        source: this.#source,
+        alpn: ['http/1.1'],
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {})
+      }).then((socket) => callback(null, socket), (err: Error) => callback(err))
+    }
+    // Node's ClientRequest accepts an asynchronous createConnection (return nothing, call back later).
+    const createConnection = (_opts: unknown, callback: (err: Error | null, socket?: TLSSocket) => void): undefined => { dial(callback); return undefined }
+    return new WebSocketClass(parsed, options.protocols ?? [], {
+      createConnection: createConnection as never,
+      followRedirects: false,
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.timeoutMs ? { handshakeTimeout: options.timeoutMs } : {})
+    })
+  }
+
+  /** Like `webSocket`, but resolves once the WebSocket handshake completed (rejects with the failure). */
+  async connectWebSocket (url: string | URL, options: Omit<MeshWebSocketOptions, 'source' | 'resolver'> = {}): Promise<WebSocket> {
+    this.#assertOpen()
+    return await meshWebSocket(url, { ...options, source: this.#source, resolver: this.#resolver })
+  }
+
+  /**
+   * Serves WebSockets on a server from `createServer` (or one attached): upgrades are authorized (L4 by this
+   * service's authorizer, then the optional `authorize`) before the handshake completes.
+   */
+  async webSocketServer (server: HttpsServer, options: Omit<AttachWebSocketOptions, 'authorize'> & { authorize?: AttachWebSocketOptions['authorize'] }, onConnection: OnMeshWebSocket): Promise<MeshWebSocketServer> {
+    this.#assertOpen()
+    const authorize = options.authorize
+    const wss = await attachWebSocketServer(server, {
+      ...options,
+      authorize: (peer, request) => {
+        const l4 = safeAuthorize(this.#authorizer, peer, request)
+        if (!l4.allowed || authorize === undefined) return l4
+        return authorize(peer, request)
+      }
+    }, onConnection)
+    this.#webSocketServers.add(wss)
+    return wss
+  }
+
+  /**
+   * Decides a peer synchronously from cached state: a certificate (PEM, DER, `X509Certificate`, parsed), a
+   * SPIFFE ID string or a parsed SpiffeId, and optionally an HTTP request for L7. Never throws for bad input:
+   * unparseable peers are denied with the reason.
+   */
+  authorize (peer: PeerInput, request?: HttpRequestInfo): Decision {
+    let p: Peer
+    try {
+      p = toPeer(peer)
+    } catch (err) {
+      return { allowed: false, reason: `denied: ${(err as Error).message}`, layer: request ? 'L7' : 'L4' }
+    }
+    return safeAuthorize(this.#authorizer, p, request)
+  }
+
+  /**
+   * Stops everything the service created: detaches from managed servers (they then refuse new connections),
+   * closes the dispatcher, resolver, watches and agent client it owns. Idempotent.
+   */
+  close (): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const u of this.#unsubscribe.splice(0)) u()
+      for (const guard of this.#guards) guard.detach()
+      this.#guards.clear()
+      const tasks: Array<Promise<unknown>> = []
+      for (const wss of this.#webSocketServers) tasks.push(wss.close())
+      if (this.#dispatcher !== undefined) tasks.push(this.#dispatcher.close())
+      if (this.#ownedResolver !== undefined) tasks.push(this.#ownedResolver.close())
+      if (this.#ownsSource) tasks.push(this.#source.close())
+      await Promise.allSettled(tasks)
+      if (this.#ownsAgent && this.#agent !== undefined) await this.#agent.close()
+    })()
+    return this.#closing
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> { await this.close() }
+
+  #mtls<T extends object> (extra: Record<string, unknown>): T {
+    return {
+      ...extra,
+      source: this.#source,
+      authorizer: this.#authorizer,
+      ...(this.#options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.#options.handshakeTimeoutMs } : {}),
+      onDecision: (decision: ConnectionDecision) => { if (!decision.allowed) this.emit('refused', decision) }
+    } as unknown as T
+  }
+
+  #track (server: TlsServer | HttpsServer | Http2SecureServer): void {
+    const guard = tlsGuardOf(server as TlsServer)
+    if (guard !== undefined) this.#adopt(guard)
+  }
+
+  #adopt (guard: TlsGuard): void {
+    this.#guards.add(guard)
+    guard.on('tlsError', (info) => this.emit('tlsError', info))
+  }
+
+  #assertOpen (): void {
+    if (this.#closing !== undefined) throw new ConnectError('ERR_CONNECT_CLOSED', `service "${this.service}" is closed`)
+  }
+
+  #onCredentials (next: Credentials, change: { identityChanged: boolean, bundleChanged: boolean }): void {
+    if (change.identityChanged && next.identity !== undefined) {
+      const previous = this.#identity
+      this.#identity = summarise(next)
+      if (previous !== undefined && this.#identity !== undefined) this.emit('leaf', this.#identity)
+    }
+    if (change.bundleChanged && next.bundle !== undefined && this.#readyEmitted) {
+      this.emit('roots', { trustDomain: next.bundle.trustDomain, roots: next.bundle.roots.length })
+    }
+    if (!this.#readyEmitted && next.identity !== undefined && next.bundle !== undefined) {
+      this.#readyEmitted = true
+      // Let a constructor caller attach listeners before 'ready' fires for preloaded sources.
+      queueMicrotask(() => this.emit('ready'))
+    }
+  }
+
+  #emitError (err: ConnectError): void {
+    // An unheard 'error' event would throw; the last good state keeps serving regardless.
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+  }
+}
+
+/** Options for `createServer`. */
+export interface ServerOptions {
+  /** Further Node server options (timeouts, limits); credentials, ALPN and verification are the library's. */
+  readonly serverOptions?: Record<string, unknown>
+}
+
+let wsClass: typeof WebSocket | undefined
+/** ws, loaded on first use only (so services that never use WebSockets never load it). */
+function loadWsSync (): typeof WebSocket {
+  wsClass ??= (createRequire(import.meta.url)('ws') as { WebSocket: typeof WebSocket }).WebSocket
+  return wsClass
+}
+
+function summarise (credentials: Credentials): ServiceIdentity | undefined {
+  const identity = credentials.identity
+  if (identity === undefined) return undefined
+  const id = parseSpiffeId(identity.spiffeId)
+  return Object.freeze({
+    spiffeId: identity.spiffeId,
+    id,
+    service: id.kind === 'service' ? id.service : '',
+    namespace: id.kind === 'service' ? id.namespace : '',
+    partition: id.kind === 'service' || id.kind === 'agent' || id.kind === 'mesh-gateway' ? id.partition : 'default',
+    datacenter: id.kind === 'signing' ? '' : id.datacenter,
+    trustDomain: id.trustDomain,
+    serial: identity.serial,
+    validAfter: identity.validAfter,
+    validBefore: identity.validBefore,
+    certPem: identity.certPem
+  })
+}
+
+function toPeer (input: PeerInput): Peer {
+  if (typeof input === 'string') {
+    if (input.startsWith('spiffe://')) return { id: parseSpiffeId(input) } as Peer
+    const certificate = parseCertificate(input)
+    return { id: parseSpiffeId(spiffeUriOf(certificate)), certificate }
+  }
+  if (input instanceof X509Certificate || input instanceof Uint8Array) {
+    const certificate = parseCertificate(input)
+    return { id: parseSpiffeId(spiffeUriOf(certificate)), certificate }
+  }
+  if (typeof input === 'object' && input !== null && 'kind' in input && 'uri' in input) return { id: input } as Peer
+  if (typeof input === 'object' && input !== null && 'der' in input && 'uriSans' in input) {
+    return { id: parseSpiffeId(spiffeUriOf(input)), certificate: input }
+  }
+  throw new InvalidOptionError('peer', 'expected a certificate (PEM, DER, X509Certificate) or a SPIFFE ID')
+}

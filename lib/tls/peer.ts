@@ -1,0 +1,124 @@
+/**
+ * The peer of an inbound TLS connection: checked once the handshake is done, then kept on the socket so
+ * request handlers can ask who is calling.
+ *
+ * What {@link checkPeer} requires, in order (the first failure is the reason given):
+ * 1. a client certificate — else ERR_CONNECT_PEER_VERIFICATION ("no client certificate");
+ * 2. OpenSSL's verification of its chain against the roots of the context that ran the handshake
+ *    (`socket.authorized`; `authorizationError` mapped by verify-error.ts) — else ERR_CONNECT_CERT_*;
+ * 3. exactly one URI SAN, a `spiffe://` URI, read from the DER (Node's `subjectaltname` string is escaped
+ *    and lossy) — else ERR_CONNECT_CERT_SAN;
+ * 4. a strictly parsed Consul SPIFFE ID — else ERR_CONNECT_SPIFFE_ID_INVALID / _UNSUPPORTED;
+ * 5. of kind `service`: an agent's, server's or gateway's certificate is not a caller — else
+ *    ERR_CONNECT_PEER_VERIFICATION;
+ * 6. the leaf inside its validity window *now*: a resumed session carries the verification made when it was
+ *    first established, possibly before the leaf expired — else ERR_CONNECT_CERT_EXPIRED / _NOT_YET_VALID.
+ *
+ * Parsed certificates are cached by SHA-256 fingerprint (a bounded map): the same few peer leaves come back
+ * on every connection, and parsing costs far more than the lookup.
+ */
+import type { X509Certificate } from 'node:crypto'
+import type { TLSSocket } from 'node:tls'
+import type { Peer } from '../authz/authorizer.js'
+import { ConnectError } from '../errors.js'
+import type { ErrorCode } from '../errors.js'
+import { parseCertificate, spiffeUriOf } from '../identity/x509.js'
+import type { Certificate } from '../identity/x509.js'
+import { parseSpiffeId } from '../spiffe-id.js'
+import type { SpiffeId } from '../spiffe-id.js'
+import { certificateCodeOf, verifyErrorName } from './verify-error.js'
+
+export type PeerCheck =
+  | { readonly ok: true, readonly peer: Peer }
+  | { readonly ok: false, readonly code: ErrorCode, readonly reason: string }
+
+const kPeer = Symbol('consul-connect-native.tls.peer')
+const CACHE_SIZE = 512
+const parsed = new Map<string, Certificate>()
+
+/** Checks the peer of a server-side socket whose handshake completed (see the module comment). Never throws. */
+export function checkPeer (socket: TLSSocket, now: number = Date.now()): PeerCheck {
+  let x509: X509Certificate | undefined
+  try {
+    x509 = socket.getPeerX509Certificate()
+  } catch {
+    x509 = undefined
+  }
+  if (x509 === undefined) return refuse('ERR_CONNECT_PEER_VERIFICATION', 'no client certificate (mutual TLS requires one)')
+  if (!socket.authorized) {
+    const name = verifyErrorName(socket.authorizationError)
+    return refuse(certificateCodeOf(name), `client certificate does not verify against the current roots: ${name}`)
+  }
+  let certificate: Certificate
+  let id: SpiffeId
+  try {
+    certificate = parsePeerCertificate(x509)
+    id = parseSpiffeId(spiffeUriOf(certificate))
+  } catch (err) {
+    const code = err instanceof ConnectError ? err.code : 'ERR_CONNECT_CERT_PARSE'
+    return refuse(code, `client certificate: ${(err as Error)?.message ?? String(err)}`)
+  }
+  if (id.kind !== 'service') {
+    return refuse('ERR_CONNECT_PEER_VERIFICATION', `client ${id.uri} is a ${id.kind} identity, not a service`)
+  }
+  if (now < certificate.notBefore.getTime()) {
+    return refuse('ERR_CONNECT_CERT_NOT_YET_VALID', `client certificate ${certificate.serial} is not valid before ${certificate.notBefore.toISOString()}`)
+  }
+  if (now > certificate.notAfter.getTime()) {
+    return refuse('ERR_CONNECT_CERT_EXPIRED', `client certificate ${certificate.serial} expired at ${certificate.notAfter.toISOString()}`)
+  }
+  return { ok: true, peer: Object.freeze({ id, certificate }) }
+}
+
+/**
+ * The verified peer of an accepted connection, given its TLS socket, an `http.IncomingMessage`, an
+ * `Http2ServerRequest`, an `Http2Stream` or an `Http2Session`; `undefined` for anything else, including
+ * connections not accepted by a guarded server. Never throws.
+ */
+export function peerOf (target: unknown): Peer | undefined {
+  if (typeof target !== 'object' || target === null) return undefined
+  return read(target) ??
+    read(property(target, 'socket')) ??
+    read(property(property(property(target, 'stream'), 'session'), 'socket')) ??
+    read(property(property(target, 'session'), 'socket'))
+}
+
+/** Records the verified peer on the socket (what {@link peerOf} reads). */
+export function setPeer (socket: TLSSocket, peer: Peer): void {
+  Object.defineProperty(socket, kPeer, { value: peer, configurable: true, enumerable: false, writable: false })
+}
+
+function refuse (code: ErrorCode, reason: string): PeerCheck {
+  return { ok: false, code, reason }
+}
+
+function parsePeerCertificate (x509: X509Certificate): Certificate {
+  const key = x509.fingerprint256
+  const cached = parsed.get(key)
+  if (cached !== undefined) return cached
+  const certificate = parseCertificate(x509.raw)
+  // Evict the oldest entry (Map iterates in insertion order): peers are few, a full map means churn.
+  if (parsed.size >= CACHE_SIZE) parsed.delete(parsed.keys().next().value!)
+  parsed.set(key, certificate)
+  return certificate
+}
+
+// HTTP/2 hands out a Proxy for its socket; property reads (symbols included) reach the TLS socket. Getters
+// of closed sessions throw, hence the guards.
+function property (target: unknown, name: string): unknown {
+  if (typeof target !== 'object' || target === null) return undefined
+  try {
+    return (target as Record<string, unknown>)[name]
+  } catch {
+    return undefined
+  }
+}
+
+function read (target: unknown): Peer | undefined {
+  if (typeof target !== 'object' || target === null) return undefined
+  try {
+    return (target as { [kPeer]?: Peer })[kPeer]
+  } catch {
+    return undefined
+  }
+}
