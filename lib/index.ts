@@ -39,3 +39,44 @@ export type {
 
 // authorization building blocks
 export { intentionPrecedence, compareIntentions, sortIntentions } from './authz/precedence.js'
+export { allowAll, denyAll, safeAuthorize } from './authz/authorizer.js'
+export type { Authorizer, Decision, Peer, HttpRequestInfo } from './authz/authorizer.js'
+
+// the service facade
+export { ConnectService } from './service.js'
+export type { ConnectServiceOptions, ConnectServiceEvents, ServiceIdentity, ServerOptions, PeerInput } from './service.js'
+
+// credentials sources
+export type { Credentials, CredentialsSource, CredentialsChange, CredentialsStatus } from './identity/source.js'
+export { agentCredentials, AgentCredentialsSource } from './identity/agent-source.js'
+export type { AgentCredentialsOptions, AgentCredentialsWatchOptions, AgentCredentialsCounters } from './identity/agent-source.js'
+export { staticCredentials, StaticCredentialsSource } from './identity/static-source.js'
+export type { StaticCredentialsInput, BundlePem } from './identity/static-source.js'
+export { fileCredentials, FileCredentialsSource } from './identity/file-source.js'
+export type { FileCredentialsOptions } from './identity/file-source.js'
+
+// mutual TLS building blocks
+export { createTlsServer, createHttpsServer, createHttp2Server, attachTls, tlsGuardOf } from './tls/server.js'
+export type { TlsGuard } from './tls/guard.js'
+export type { MtlsOptions, TlsServerOptions, HttpsOptions, Http2Options } from './tls/options.js'
+export type { AcceptedConnection, RefusedConnection, ConnectionDecision, TlsErrorInfo, ContextChange, TlsGuardEvents } from './tls/guard-events.js'
+export { peerOf } from './tls/peer.js'
+export { connectTls, clientTlsOptions } from './tls/client.js'
+export type { ConnectTlsOptions } from './tls/client.js'
+export type { ExpectedService, ServerExpectation } from './tls/expectation.js'
+
+// resolving and dialling mesh services
+export { staticResolver } from './net/static-resolver.js'
+export type { StaticInstance, StaticInstances, StaticResolverOptions } from './net/static-resolver.js'
+export { consulResolver } from './net/consul-resolver.js'
+export type { ConsulResolver, ConsulResolverOptions } from './net/consul-resolver.js'
+export type { Resolver, Target, ServiceTarget, QueryTarget, Instance, ResolveOptions } from './net/resolver.js'
+export { parseMeshHost } from './net/mesh-host.js'
+export { dialService } from './net/dial.js'
+export type { DialOptions } from './net/dial.js'
+export { meshDispatcher, meshFetch } from './net/undici.js'
+export type { MeshDispatcherOptions } from './net/undici.js'
+export { meshWebSocket } from './net/ws.js'
+export type { MeshWebSocketOptions } from './net/ws.js'
+export { attachWebSocketServer } from './net/ws-server.js'
+export type { AttachWebSocketOptions, MeshWebSocketServer, OnMeshWebSocket, WebSocketAuthorizer, UpgradeRequestInfo } from './net/ws-server.js'
