@@ -129,15 +129,19 @@ function buildClientOptions (credentials: Credentials, check: IdentityCheck, ext
   // A shared context ignores context settings in the options (maxVersion, ciphers...): use it only when
   // there are none, else let Node build one from the merged options.
   const custom = minVersion !== MIN_TLS_VERSION || CONTEXT_SETTINGS.some((key) => extra[key] !== undefined)
+  const { cert, key, ca } = credentialOptions(ready)
   return {
     ...rest,
-    ...credentialOptions(ready),
+    cert,
+    key,
+    // A copy: the cached array is shared by every connection of this snapshot.
+    ca: [...ca],
     minVersion,
     ...(custom ? {} : { secureContext: secureContextOf(ready) }),
     rejectUnauthorized: true,
     // Node calls this only after OpenSSL verified the chain, and needs a returned (not thrown) error.
-    checkServerIdentity: (_hostname: string, cert: PeerCertificate): Error | undefined => {
-      const der = (cert as Partial<PeerCertificate> | undefined)?.raw
+    checkServerIdentity: (_hostname: string, presented: PeerCertificate): Error | undefined => {
+      const der = (presented as Partial<PeerCertificate> | undefined)?.raw
       if (!Buffer.isBuffer(der) || der.length === 0) {
         return new ConnectError('ERR_CONNECT_PEER_VERIFICATION', `server identity: expected ${check.description}, but the server presented no certificate`)
       }

@@ -17,20 +17,24 @@
  * - `tlsClientError`s are counted by reason and the socket destroyed (Node leaves it open when a listener
  *   exists).
  *
+ * Observing: typed events (`accepted`, `refused`, `tlsError`, `context`, `contextError`; guard-events.ts),
+ * the `onDecision` option, `counters`, and diagnostics channels (channels.ts).
+ *
  * Lifecycle: the guard follows the source while the server lives. When the server emits `close` it
  * unsubscribes (and resubscribes on a later `listening`). `detach()` unsubscribes for good and the server
  * then refuses every connection with ERR_CONNECT_CLOSED: a server that no longer follows the mesh's
  * credentials must not keep accepting on stale ones (fail closed). Attach again to resume.
  */
-import { ConnectError } from '../errors.js'
-import type { ErrorCode } from '../errors.js'
 import { EventEmitter } from 'node:events'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import { safeAuthorize } from '../authz/authorizer.js'
 import type { Authorizer, Decision, Peer } from '../authz/authorizer.js'
+import { ConnectError } from '../errors.js'
+import type { ErrorCode } from '../errors.js'
 import type { Credentials, CredentialsSource } from '../identity/source.js'
 import { isReady, serverContextOptions } from './context.js'
 import type { CarriedServerSettings } from './context.js'
+import { contextChannel, decisionChannel, tlsErrorChannel } from './channels.js'
 import { TlsCounters } from './counters.js'
 import type { AcceptedConnection, ConnectionDecision, RefusedConnection, TlsGuardEvents } from './guard-events.js'
 import { classifyTlsError } from './handshake-error.js'
@@ -132,13 +136,20 @@ export class TlsGuard extends EventEmitter<TlsGuardEvents> {
         `building the TLS context for credentials generation ${credentials.generation}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
       if (initial) throw error
       // Fail closed: roots may have been removed, so the previous context must not stay in force either.
-      this.server.setSecureContext(serverContextOptions({ identity: undefined, bundle: undefined, generation: credentials.generation }, this.#carried))
+      try {
+        this.server.setSecureContext(serverContextOptions({ identity: undefined, bundle: undefined, generation: credentials.generation }, this.#carried))
+      } catch {
+        // Only carried settings can make this fail, and they were accepted at attach: nothing more to do.
+      }
       this.#applied = undefined
       this.emit('contextError', error)
       return
     }
     this.#applied = credentials
-    if (!initial) this.emit('context', Object.freeze({ generation: credentials.generation, ready: isReady(credentials) }))
+    if (initial) return
+    const change = Object.freeze({ generation: credentials.generation, ready: isReady(credentials) })
+    this.emit('context', change)
+    if (contextChannel.hasSubscribers) contextChannel.publish({ server: this.server, change })
   }
 
   readonly #onClose = (): void => {
@@ -158,7 +169,7 @@ export class TlsGuard extends EventEmitter<TlsGuardEvents> {
       this.counters.countAccepted()
       const event: AcceptedConnection = Object.freeze({ allowed: true, peer: outcome.peer, decision: outcome.decision, remoteAddress, resumed })
       this.emit('accepted', event)
-      this.#onDecision?.(event)
+      this.#observe(event)
       return
     }
     // Synchronously, inside the first secureConnection listener: no application byte has been read yet.
@@ -177,14 +188,26 @@ export class TlsGuard extends EventEmitter<TlsGuardEvents> {
     }
     this.counters.countTlsError(reason)
     const code = (err as { code?: unknown }).code
-    this.emit('tlsError', Object.freeze({ reason, code: typeof code === 'string' ? code : undefined, message: err.message, remoteAddress }))
+    const info = Object.freeze({ reason, code: typeof code === 'string' ? code : undefined, message: err.message, remoteAddress })
+    this.emit('tlsError', info)
+    if (tlsErrorChannel.hasSubscribers) tlsErrorChannel.publish({ server: this.server, info })
   }
 
   #refused (event: RefusedConnection): void {
     const frozen = Object.freeze(event)
     this.counters.countRefused(frozen.code)
     this.emit('refused', frozen)
-    this.#onDecision?.(frozen)
+    this.#observe(frozen)
+  }
+
+  /** The callback and channel of every decision. An observer that throws must not break serving. */
+  #observe (decision: ConnectionDecision): void {
+    if (decisionChannel.hasSubscribers) decisionChannel.publish({ server: this.server, decision })
+    try {
+      this.#onDecision?.(decision)
+    } catch {
+      // Documented as must-not-throw; swallowing keeps one bad observer from crashing the server.
+    }
   }
 
   #decide (socket: TLSSocket): Outcome {

@@ -21,7 +21,7 @@ export interface MtlsOptions {
   readonly authorizer: Authorizer
   /** A TLS handshake not finished within this time is dropped and counted. Default 10 000 ms. */
   readonly handshakeTimeoutMs?: number
-  /** Called with every accept or refuse decision, after the matching event. Must not throw. */
+  /** Called with every accept or refuse decision, after the matching event. Must not throw (a throw is ignored). */
   readonly onDecision?: (decision: ConnectionDecision) => void
 }
 
