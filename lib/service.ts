@@ -18,6 +18,7 @@
  * and are not closed; objects the service created from options are.
  */
 import { EventEmitter } from 'node:events'
+import { Server as HttpsServerClass } from 'node:https'
 import type { Server as HttpsServer } from 'node:https'
 import type { Http2SecureServer } from 'node:http2'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
@@ -29,7 +30,16 @@ import { z } from 'zod'
 import { AgentClient } from './agent/client.js'
 import type { AgentClientOptions } from './agent/options.js'
 import type { AgentRequester } from './agent/blocking-query.js'
-import { denyAll, safeAuthorize } from './authz/authorizer.js'
+import { safeAuthorize } from './authz/authorizer.js'
+import { intentionsAuthorizer } from './authz/constructors.js'
+import type { Intentions } from './authz/intentions.js'
+import { certificateAuthenticator } from './authz/certificate-authenticator.js'
+import type { CertificateAuthenticator } from './authz/certificate-authenticator.js'
+import { LiveIntentions } from './live-intentions.js'
+import { guardRequests } from './tls/request-guard.js'
+import type { DeniedRequest } from './tls/request-guard.js'
+import { ConnectionTracker } from './connection-tracker.js'
+import type { ClosedConnection } from './connection-tracker.js'
 import type { Authorizer, Decision, HttpRequestInfo, Peer } from './authz/authorizer.js'
 import { ConnectError, InvalidOptionError, abortError } from './errors.js'
 import { agentCredentials } from './identity/agent-source.js'
@@ -86,8 +96,23 @@ export interface ConnectServiceOptions {
   /** Where the leaf and roots come from. Default: the agent (live, watched). Pass `staticCredentials(...)` or
    * `fileCredentials(...)` to run from fixed or file-based certificates. */
   readonly credentials?: CredentialsSource
-  /** Decides every inbound connection. Default: deny all (fail closed) until intentions are configured. */
+  /**
+   * Decides every inbound connection (and, on HTTP servers, every request). Default: the service's intentions,
+   * watched from the agent and decided in-process with Consul's semantics.
+   */
   readonly authorizer?: Authorizer
+  /** Settings of the default intentions authorizer (ignored when `authorizer` is given). */
+  readonly intentions?: {
+    /** Decision when no intention matches. Default: learned from the agent (default_intention_policy, else the ACL default). */
+    readonly defaultAllow?: boolean
+  }
+  /**
+   * Live enforcement: when the intentions change, re-decide every open connection and close those now denied
+   * (event 'connectionClosed' with the reason). Default false, as in Consul and its sidecars.
+   */
+  readonly liveEnforcement?: boolean
+  /** Close any inbound connection older than this, ms (event 'connectionClosed'). Default: no limit. */
+  readonly maxConnectionLifetimeMs?: number
   /** Resolves mesh targets for `dial`, `fetch` and `webSocket`. Default: the agent's health/connect answers. */
   readonly resolver?: Resolver
   /** Handshake timeout of the servers this service creates or attaches to, ms. Default 10 000. */
@@ -112,6 +137,12 @@ export type ConnectServiceEvents = {
   refused: [event: RefusedConnection]
   /** A handshake failed before any decision (plain bytes, no shared protocol, timeout). */
   tlsError: [info: TlsErrorInfo]
+  /** An HTTP request (or WebSocket upgrade) was answered 403 by L7 authorization. */
+  requestDenied: [denied: DeniedRequest]
+  /** An open connection was closed by live enforcement or its maximum lifetime. */
+  connectionClosed: [closed: ClosedConnection]
+  /** The intentions in force changed (only with the default intentions authorizer). */
+  intentions: [intentions: Intentions]
 }
 
 const optionsSchema = z.looseObject({
@@ -121,6 +152,9 @@ const optionsSchema = z.looseObject({
   authorizer: z.custom<Authorizer>((v) => typeof v === 'function', 'expected a function (peer, request?) => Decision').optional(),
   resolver: z.custom<Resolver>((v) => typeof v === 'object' && v !== null && typeof (v as Resolver).resolve === 'function', 'expected an object with a resolve() method').optional(),
   handshakeTimeoutMs: z.number().int().positive().optional(),
+  intentions: z.looseObject({ defaultAllow: z.boolean().optional() }).optional(),
+  liveEnforcement: z.boolean().optional(),
+  maxConnectionLifetimeMs: z.number().int().positive().optional(),
   watch: z.record(z.string(), z.unknown()).optional(),
   dispatcher: z.record(z.string(), z.unknown()).optional()
 })
@@ -138,6 +172,9 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   readonly #resolver: Resolver
   readonly #ownedResolver: ConsulResolver | undefined
   readonly #authorizer: Authorizer
+  readonly #httpConnectionAuthorizer: Authorizer
+  readonly #intentions: LiveIntentions | undefined
+  readonly #connections: ConnectionTracker
   readonly #guards = new Set<TlsGuard>()
   readonly #webSocketServers = new Set<MeshWebSocketServer>()
   readonly #unsubscribe: Array<() => void> = []
@@ -164,7 +201,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     if (options.agent instanceof AgentClient) {
       this.#agent = options.agent
       this.#ownsAgent = false
-    } else if (options.credentials === undefined || options.resolver === undefined) {
+    } else if (options.credentials === undefined || options.resolver === undefined || options.authorizer === undefined) {
       this.#agent = new AgentClient(options.agent as AgentClientOptions | undefined)
       this.#ownsAgent = true
     } else {
@@ -188,7 +225,29 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
       this.#resolver = this.#ownedResolver
     }
 
-    this.#authorizer = options.authorizer ?? denyAll('denied: no authorizer configured for this service (fail closed)')
+    if (options.authorizer !== undefined) {
+      this.#authorizer = options.authorizer
+      this.#intentions = undefined
+    } else {
+      const live = new LiveIntentions({
+        client: this.#agent as AgentClient,
+        destination: options.service,
+        ...(options.intentions?.defaultAllow !== undefined ? { defaultAllow: options.intentions.defaultAllow } : {}),
+        ...(options.watch ? { watch: options.watch } : {})
+      })
+      this.#intentions = live
+      this.#authorizer = intentionsAuthorizer(() => live.current)
+      this.#unsubscribe.push(live.onError((err) => this.#emitError(err)))
+      this.#unsubscribe.push(live.onChange((next) => {
+        this.emit('intentions', next)
+        if (options.liveEnforcement === true) this.#connections.reauthorize()
+      }))
+    }
+    this.#httpConnectionAuthorizer = httpConnectionAuthorizer(this.#authorizer)
+    this.#connections = new ConnectionTracker({
+      ...(options.maxConnectionLifetimeMs !== undefined ? { maxLifetimeMs: options.maxConnectionLifetimeMs } : {}),
+      onClosed: (closed) => this.emit('connectionClosed', closed)
+    })
 
     this.#unsubscribe.push(this.#source.onChange((next, _previous, change) => this.#onCredentials(next, change)))
     this.#unsubscribe.push(this.#source.onError((err) => this.#emitError(err)))
@@ -198,8 +257,12 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   /** True once leaf and roots are loaded and the service has not been closed. */
   get isReady (): boolean {
     const c = this.#source.credentials
-    return this.#closing === undefined && c.identity !== undefined && c.bundle !== undefined
+    return this.#closing === undefined && c.identity !== undefined && c.bundle !== undefined &&
+      (this.#intentions === undefined || this.#intentions.current !== undefined)
   }
+
+  /** The intentions in force (default authorizer only); undefined before they loaded or with a custom authorizer. */
+  get intentions (): Intentions | undefined { return this.#intentions?.current }
 
   /** The current leaf, summarised; undefined before ready. */
   get identity (): ServiceIdentity | undefined { return this.#identity }
@@ -233,7 +296,27 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     if (this.#closing !== undefined) throw new ConnectError('ERR_CONNECT_CLOSED', `service "${this.service}" is closed`)
     const { signal } = options
     if (signal?.aborted === true) throw abortError(`waiting for service "${this.service}" to be ready`, signal)
-    await this.#source.ready(signal === undefined ? {} : { signal })
+    const opts = signal === undefined ? {} : { signal }
+    await Promise.all([this.#source.ready(opts), this.#intentions?.ready(opts)])
+  }
+
+  /**
+   * Re-decides every open inbound connection now and closes the denied ones ('connectionClosed'). Live
+   * enforcement calls this on every intentions change; call it yourself after changing a custom authorizer's
+   * inputs. Returns how many connections were closed.
+   */
+  reauthorize (): number {
+    return this.#connections.reauthorize()
+  }
+
+  /**
+   * A plugin-style authenticator (the shape of Presto/Trino's CertificateAuthenticator): give it the peer's
+   * chain (PEM, DER, X509Certificate, or an array, leaf first) and optionally the HTTP request, and it returns the
+   * principal or throws (ERR_CONNECT_NOT_AUTHORIZED with the reason, ERR_CONNECT_CERT_* for a bad chain,
+   * ERR_CONNECT_NOT_READY before roots are loaded). Synchronous; decides from cached state.
+   */
+  certificateAuthenticator (): CertificateAuthenticator {
+    return certificateAuthenticator({ source: this.#source, authorizer: this.#authorizer })
   }
 
   /**
@@ -248,20 +331,20 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     const options = typeof a === 'function' || a === undefined ? {} : a
     const listener = (typeof a === 'function' ? a : b) as RequestListener | undefined
     if (options.http2 === true) {
-      const server = createHttp2Server(this.#mtls<Http2Options>({ allowHTTP1: options.allowHTTP1 === true, ...(options.serverOptions ? { serverOptions: options.serverOptions as Http2Options['serverOptions'] } : {}) }), listener as never)
-      this.#track(server)
+      const server = createHttp2Server(this.#mtls<Http2Options>(true, { allowHTTP1: options.allowHTTP1 === true, ...(options.serverOptions ? { serverOptions: options.serverOptions as Http2Options['serverOptions'] } : {}) }), listener as never)
+      this.#track(server, true)
       return server
     }
-    const server = createHttpsServer(this.#mtls<HttpsOptions>(options.serverOptions ? { serverOptions: options.serverOptions as HttpsOptions['serverOptions'] } : {}), listener)
-    this.#track(server)
+    const server = createHttpsServer(this.#mtls<HttpsOptions>(true, options.serverOptions ? { serverOptions: options.serverOptions as HttpsOptions['serverOptions'] } : {}), listener)
+    this.#track(server, true)
     return server
   }
 
   /** A raw TLS server (no ALPN unless `alpn` is given) with the same guarantees as `createServer`. */
   createTlsServer (options: { alpn?: readonly string[], serverOptions?: TlsServerOptions['serverOptions'] } = {}, connectionListener?: (socket: TLSSocket) => void): TlsServer {
     this.#assertOpen()
-    const server = createTlsServer(this.#mtls<TlsServerOptions>({ ...(options.alpn ? { alpn: options.alpn } : {}), ...(options.serverOptions ? { serverOptions: options.serverOptions } : {}) }), connectionListener)
-    this.#track(server)
+    const server = createTlsServer(this.#mtls<TlsServerOptions>(false, { ...(options.alpn ? { alpn: options.alpn } : {}), ...(options.serverOptions ? { serverOptions: options.serverOptions } : {}) }), connectionListener)
+    this.#track(server, false)
     return server
   }
 
@@ -271,8 +354,9 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
    */
   attach<S extends TlsServer | HttpsServer | Http2SecureServer> (server: S): S {
     this.#assertOpen()
-    const guard = attachTls(server as TlsServer, this.#mtls({}))
-    this.#adopt(guard)
+    const http = isHttpServer(server)
+    const guard = attachTls(server as TlsServer, this.#mtls(http, {}))
+    this.#adopt(guard, http)
     return server
   }
 
@@ -373,6 +457,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   close (): Promise<void> {
     this.#closing ??= (async () => {
       for (const u of this.#unsubscribe.splice(0)) u()
+      this.#connections.dispose()
       for (const guard of this.#guards) guard.detach()
       this.#guards.clear()
       const tasks: Array<Promise<unknown>> = []
@@ -380,6 +465,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
       if (this.#dispatcher !== undefined) tasks.push(this.#dispatcher.close())
       if (this.#ownedResolver !== undefined) tasks.push(this.#ownedResolver.close())
       if (this.#ownsSource) tasks.push(this.#source.close())
+      if (this.#intentions !== undefined) tasks.push(this.#intentions.close())
       await Promise.allSettled(tasks)
       if (this.#ownsAgent && this.#agent !== undefined) await this.#agent.close()
     })()
@@ -388,24 +474,32 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
 
   async [Symbol.asyncDispose] (): Promise<void> { await this.close() }
 
-  #mtls<T extends object> (extra: Record<string, unknown>): T {
+  /** Server options; HTTP servers accept connections matched by L7 intentions and decide each request. */
+  #mtls<T extends object> (http: boolean, extra: Record<string, unknown>): T {
     return {
       ...extra,
       source: this.#source,
-      authorizer: this.#authorizer,
+      authorizer: http ? this.#httpConnectionAuthorizer : this.#authorizer,
       ...(this.#options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.#options.handshakeTimeoutMs } : {}),
       onDecision: (decision: ConnectionDecision) => { if (!decision.allowed) this.emit('refused', decision) }
     } as unknown as T
   }
 
-  #track (server: TlsServer | HttpsServer | Http2SecureServer): void {
+  #track (server: TlsServer | HttpsServer | Http2SecureServer, http: boolean): void {
     const guard = tlsGuardOf(server as TlsServer)
-    if (guard !== undefined) this.#adopt(guard)
+    if (guard !== undefined) this.#adopt(guard, http)
   }
 
-  #adopt (guard: TlsGuard): void {
+  #adopt (guard: TlsGuard, http: boolean): void {
     this.#guards.add(guard)
     guard.on('tlsError', (info) => this.emit('tlsError', info))
+    this.#connections.track(guard.server, http ? this.#httpConnectionAuthorizer : this.#authorizer)
+    if (http) {
+      this.#unsubscribe.push(guardRequests(guard.server, {
+        authorizer: this.#authorizer,
+        onDenied: (denied) => this.emit('requestDenied', denied)
+      }))
+    }
   }
 
   #assertOpen (): void {
@@ -445,6 +539,28 @@ let wsClass: typeof WebSocket | undefined
 function loadWsSync (): typeof WebSocket {
   wsClass ??= (createRequire(import.meta.url)('ws') as { WebSocket: typeof WebSocket }).WebSocket
   return wsClass
+}
+
+/**
+ * The connection-time authorizer of HTTP servers: a connection whose deciding intention has L7 permissions is
+ * accepted, because each of its requests is then decided with the request (the request guard). Any other
+ * decision stands as is.
+ */
+function httpConnectionAuthorizer (authorizer: Authorizer): Authorizer {
+  return (peer) => {
+    const decision = safeAuthorize(authorizer, peer)
+    if (decision.allowed) return decision
+    const permissions = (decision.intention as { Permissions?: readonly unknown[] } | undefined)?.Permissions
+    if (permissions !== undefined && permissions.length > 0) {
+      return { allowed: true, reason: `${decision.reason}; connection accepted, each request is decided`, layer: 'L4', intention: decision.intention }
+    }
+    return decision
+  }
+}
+
+function isHttpServer (server: object): boolean {
+  // https.Server, and http2's secure server (an internal class, recognised by name).
+  return server instanceof HttpsServerClass || server.constructor?.name === 'Http2SecureServer'
 }
 
 function summarise (credentials: Credentials): ServiceIdentity | undefined {

@@ -6,6 +6,8 @@ import * as testing from '../lib/testing/index.js'
 describe('public API', () => {
   const required: Array<[string, string]> = [
     ['ConnectService', 'function'],
+    ['Intentions', 'function'],
+    ['certificateAuthenticator', 'function'],
     ['parseSpiffeId', 'function'],
     ['formatSpiffeId', 'function'],
     ['ConnectError', 'function'],
@@ -35,7 +37,7 @@ describe('public API', () => {
   })
 
   it('ConnectService has the methods DESIGN.md names', () => {
-    for (const method of ['ready', 'createServer', 'createTlsServer', 'attach', 'dial', 'fetch', 'dispatcher', 'webSocket', 'authorize', 'close']) {
+    for (const method of ['ready', 'createServer', 'createTlsServer', 'attach', 'dial', 'fetch', 'dispatcher', 'webSocket', 'authorize', 'certificateAuthenticator', 'reauthorize', 'close']) {
       assert.equal(typeof (api.ConnectService.prototype as unknown as Record<string, unknown>)[method], 'function', method)
     }
   })

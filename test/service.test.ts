@@ -122,19 +122,21 @@ describe('ConnectService', () => {
       assert.equal(db.counters.accepted, 1)
     })
 
-    it('denies everyone by default (fail closed) and reports the refusal with its reason', async () => {
+    it('decides connections from the intentions by default and reports a refusal with its reason', async () => {
+      agent.upsertIntention('web', 'db', { Action: 'deny' })
       const db = make({ service: 'db' })
-      const web = make({ service: 'web', resolver: staticResolver({ db: [] }) })
-      await Promise.all([db.ready(), web.ready()])
-      const server = await listening(db.createServer((_req, res) => res.end('no')))
+      await db.ready()
+      assert.equal(db.intentions?.size, 1)
+      const server = await listening(db.createTlsServer({}, (socket) => socket.end('should not happen')))
       const refused = once(db, 'refused')
-      const webClient = make({ service: 'web', resolver: staticResolver({ db: [`127.0.0.1:${port(server)}`] }) })
-      await webClient.ready()
-      const dialed = webClient.dial('db').then((s) => new Promise((resolve) => { s.once('close', resolve); s.resume() }), (e: unknown) => e)
+      const web = make({ service: 'web', resolver: staticResolver({ db: [`127.0.0.1:${port(server)}`] }) })
+      await web.ready()
+      const socket = await web.dial('db')
+      socket.resume()
       const [event] = await refused as [{ code: string, reason: string }]
+      await once(socket, 'close')
       assert.equal(event.code, 'ERR_CONNECT_NOT_AUTHORIZED')
-      assert.match(event.reason, /no authorizer configured/)
-      await dialed
+      assert.match(event.reason, /Matched L4 intention: default\/web => default\/db .*DENY/)
       assert.equal(db.counters.refused, 1)
     })
 
@@ -188,6 +190,143 @@ describe('ConnectService', () => {
       await loop
       assert.deepEqual(failures, [])
       assert.ok(ok >= 10)
+    })
+  })
+
+  describe('intentions', () => {
+    async function meshPair (dbOptions: Partial<ConnectServiceOptions> = {}): Promise<{ db: ConnectService, web: ConnectService }> {
+      const db = make({ service: 'db', ...dbOptions })
+      // One pooled connection, so the test can tell that a 403 does not cost the connection.
+      const web = make({ service: 'web', dispatcher: { connections: 1 } })
+      await Promise.all([db.ready(), web.ready()])
+      return { db, web }
+    }
+
+    it('applies L7 permissions per request on HTTP servers: GET /orders allowed, POST /admin answered 403 with the reason, connection kept', async () => {
+      agent.setIntentions('db', [{
+        Name: 'web',
+        Permissions: [
+          { Action: 'allow', HTTP: { PathPrefix: '/orders', Methods: ['GET'] } },
+          { Action: 'deny', HTTP: { PathPrefix: '/admin' } }
+        ]
+      }])
+      const { db, web } = await meshPair()
+      assert.equal(db.intentions?.hasL7, true)
+      let connections = 0
+      const server = await listening(db.createServer((req, res) => res.end(`ok ${req.method} ${req.url}`)))
+      server.on('secureConnection', () => { connections++ })
+      agent.registerService({ name: 'db', port: port(server) })
+      const denied = once(db, 'requestDenied')
+
+      const orders = await web.fetch('https://db.service.consul/orders/7')
+      assert.equal(orders.status, 200)
+      assert.equal(await orders.text(), 'ok GET /orders/7')
+      const admin = await web.fetch('https://db.service.consul/admin', { method: 'POST' })
+      assert.equal(admin.status, 403)
+      assert.match(await admin.text(), /Matched L7 intention: default\/web => default\/db.*Permissions\[1\]: DENY/)
+      const [event] = await denied as [{ method: string, path: string }]
+      assert.deepEqual([event.method, event.path], ['POST', '/admin'])
+      // A request matching no permission gets the default decision (allow: ACLs off).
+      assert.equal((await web.fetch('https://db.service.consul/other')).status, 200)
+      assert.equal(connections, 1, 'the denied request did not cost the connection')
+    })
+
+    it('refuses an L7-matched peer on a raw TLS server, as Consul does', async () => {
+      agent.setIntentions('db', [{ Name: 'web', Permissions: [{ Action: 'allow', HTTP: { PathPrefix: '/' } }] }])
+      const { db } = await meshPair()
+      const server = await listening(db.createTlsServer({}, (socket) => socket.end('no')))
+      const refused = once(db, 'refused')
+      const web = make({ service: 'web', resolver: staticResolver({ db: [`127.0.0.1:${port(server)}`] }) })
+      await web.ready()
+      ;(await web.dial('db')).resume()
+      const [event] = await refused as [{ reason: string }]
+      assert.match(event.reason, /Matched L7 intention/)
+    })
+
+    it('with live enforcement, closes an open connection within one second of a deny intention', async () => {
+      const { db } = await meshPair({ liveEnforcement: true })
+      const server = await listening(db.createTlsServer({}, (socket) => socket.pipe(socket)))
+      const web = make({ service: 'web', resolver: staticResolver({ db: [`127.0.0.1:${port(server)}`] }) })
+      await web.ready()
+      const socket = await web.dial('db')
+      socket.write('ping')
+      assert.equal(String((await once(socket, 'data'))[0]), 'ping')
+      const closed = once(db, 'connectionClosed', { signal: AbortSignal.timeout(1_000) })
+      const socketClosed = once(socket, 'close', { signal: AbortSignal.timeout(1_000) })
+      agent.upsertIntention('web', 'db', { Action: 'deny' })
+      const [event] = await closed as [{ reason: string, cause: string }]
+      await socketClosed
+      assert.equal(event.cause, 'reauthorize')
+      assert.match(event.reason, /DENY/)
+    })
+
+    it('without live enforcement leaves open connections alone (Consul\'s behaviour) but decides new ones', async () => {
+      const { db } = await meshPair()
+      const server = await listening(db.createTlsServer({}, (socket) => socket.pipe(socket)))
+      const web = make({ service: 'web', resolver: staticResolver({ db: [`127.0.0.1:${port(server)}`] }) })
+      await web.ready()
+      const socket = await web.dial('db')
+      socket.write('first')
+      assert.equal(String((await once(socket, 'data'))[0]), 'first')
+      const changed = once(db, 'intentions')
+      agent.upsertIntention('web', 'db', { Action: 'deny' })
+      await changed
+      socket.write('still open')
+      assert.equal(String((await once(socket, 'data'))[0]), 'still open')
+      assert.equal(db.authorize(`spiffe://${agent.trustDomain}/ns/default/dc/dc1/svc/web`).allowed, false)
+      socket.destroy()
+    })
+
+    it('closes connections at the maximum connection lifetime', async () => {
+      const { db } = await meshPair({ maxConnectionLifetimeMs: 100 })
+      const server = await listening(db.createTlsServer({}, (socket) => socket.pipe(socket)))
+      const web = make({ service: 'web', resolver: staticResolver({ db: [`127.0.0.1:${port(server)}`] }) })
+      await web.ready()
+      const socket = await web.dial('db')
+      socket.resume()
+      const [event] = await once(db, 'connectionClosed') as [{ cause: string }]
+      assert.equal(event.cause, 'lifetime')
+      await once(socket, 'close')
+    })
+
+    it('keeps the last good intentions when an answer holds a malformed intention, and reports it', async () => {
+      agent.upsertIntention('web', 'db', { Action: 'allow' })
+      const { db } = await meshPair()
+      const before = db.intentions
+      const errored = once(db, 'error')
+      agent.fault({ path: '/v1/connect/intentions/match', body: { db: [{ SourceName: 'we*', SourceNS: 'default', DestinationName: 'db', DestinationNS: 'default', Action: 'allow', Precedence: 9 }] } })
+      agent.upsertIntention('api', 'db', { Action: 'deny' })
+      const [err] = await errored as [ConnectError]
+      assert.equal(err.code, 'ERR_CONNECT_INTENTION_INVALID')
+      assert.equal(db.intentions, before, 'the last good snapshot is kept')
+      assert.equal(db.authorize(`spiffe://${agent.trustDomain}/ns/default/dc/dc1/svc/web`).allowed, true)
+    })
+
+    it('denies when a custom authorizer throws', async () => {
+      const db = make({ service: 'db', authorizer: () => { throw new Error('boom') } })
+      const decision = db.authorize(`spiffe://${agent.trustDomain}/ns/default/dc/dc1/svc/web`)
+      assert.equal(decision.allowed, false)
+      assert.match(decision.reason, /authorizer threw: boom/)
+    })
+  })
+
+  describe('#certificateAuthenticator', () => {
+    it('returns the principal of an allowed chain and throws with the reason otherwise', async () => {
+      agent.upsertIntention('api', 'db', { Action: 'deny' })
+      const db = make({ service: 'db' })
+      await db.ready()
+      const authenticate = db.certificateAuthenticator()
+      const web = await agent.leaf('web')
+      const principal = authenticate(web.certPem)
+      assert.equal(principal.service, 'web')
+      assert.equal(principal.spiffeId, web.spiffeId)
+      assert.equal(principal.serial, web.serial)
+      assert.ok(Object.isFrozen(principal))
+      const api = await agent.leaf('api')
+      assert.throws(() => authenticate([api.leafPem]), (err: unknown) => err instanceof ConnectError && err.code === 'ERR_CONNECT_NOT_AUTHORIZED' && /DENY/.test(err.message))
+      const { TestCA } = await import('../lib/testing/test-ca.js')
+      const stranger = await (await TestCA.create()).issueLeaf({ service: 'web' })
+      assert.throws(() => authenticate(stranger.certPem), (err: unknown) => err instanceof ConnectError && err.code === 'ERR_CONNECT_CERT_UNKNOWN_ISSUER')
     })
   })
 
