@@ -261,6 +261,9 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
       (this.#intentions === undefined || this.#intentions.current !== undefined)
   }
 
+  /** Counters of the intentions watch (default authorizer only), for metrics. */
+  get intentionsCounters (): LiveIntentions['counters'] | undefined { return this.#intentions?.counters }
+
   /** The intentions in force (default authorizer only); undefined before they loaded or with a custom authorizer. */
   get intentions (): Intentions | undefined { return this.#intentions?.current }
 

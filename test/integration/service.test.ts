@@ -119,6 +119,45 @@ describe(`ConnectService against a real agent (${consulVersion()})`, function ()
     longLived.destroy()
   })
 
+  it('decides from intentions written through the API: one blocking round for new connections; live enforcement closes open ones within 1 s', async () => {
+    // The default authorizer: intentions watched from the agent, default learned from it (allow: ACLs off).
+    const db = new ConnectService({ service: 'db', agent: { address: agent.address, env: false }, watch: quick, liveEnforcement: true })
+    cleanups.push(() => db.close())
+    await db.ready({ signal: AbortSignal.timeout(30_000) })
+    const echo = await listen(db.createTlsServer({}, (socket) => socket.pipe(socket)))
+    cleanups.push(() => new Promise((resolve) => echo.close(resolve)))
+    const web = service('web', allowAll(), { resolver: staticResolver({ db: [`127.0.0.1:${portOf(echo)}`] }) })
+    await web.ready({ signal: AbortSignal.timeout(30_000) })
+
+    const open = await web.dial('db')
+    open.write('hello')
+    assert.equal(String((await once(open, 'data'))[0]), 'hello', 'allowed by the default (no intention yet)')
+    // The watch's blocking request is in flight now (sent right after the first answer).
+    const requestsBefore = db.intentionsCounters!.requests
+    let requestsAtChange = -1
+    db.once('intentions', () => { requestsAtChange = db.intentionsCounters!.requests })
+
+    // Deadline of one second from the write through the API to the closed connection.
+    const deadline = AbortSignal.timeout(1_000)
+    const closedEvent = once(db, 'connectionClosed', { signal: deadline })
+    const socketClosed = once(open, 'close', { signal: deadline })
+    const changed = once(db, 'intentions', { signal: AbortSignal.timeout(30_000) })
+    await agent.api('PUT', '/v1/connect/intentions/exact?source=web&destination=db', { Action: 'deny' })
+    const [[closed]] = await Promise.all([closedEvent, socketClosed, changed]) as [[{ reason: string, cause: string }], unknown, unknown]
+    assert.equal(closed.cause, 'reauthorize')
+    assert.match(closed.reason, /Matched L4 intention: default\/web => default\/db \(.*Action: DENY/)
+    assert.equal(requestsAtChange - requestsBefore, 0, 'the change arrived on the blocking request already in flight: one round')
+
+    // A new connection is refused with the intention as its reason.
+    const refused = once(db, 'refused')
+    const next = await web.dial('db')
+    next.resume()
+    const [event] = await refused as [{ code: string, reason: string }]
+    assert.equal(event.code, 'ERR_CONNECT_NOT_AUTHORIZED')
+    assert.match(event.reason, /DENY/)
+    await once(next, 'close')
+  })
+
   describe('interop with consul connect proxy (Consul\'s Go SDK)', () => {
     it('a Go client (consul connect proxy -upstream) calls a Node createServer; Node sees the peer "web"', async () => {
       const seen: Peer[] = []
