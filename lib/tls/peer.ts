@@ -17,7 +17,6 @@
  * Parsed certificates are cached by SHA-256 fingerprint (a bounded map): the same few peer leaves come back
  * on every connection, and parsing costs far more than the lookup.
  */
-import type { X509Certificate } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 import type { Peer } from '../authz/authorizer.js'
 import { ConnectError } from '../errors.js'
@@ -38,13 +37,16 @@ const parsed = new Map<string, Certificate>()
 
 /** Checks the peer of a server-side socket whose handshake completed (see the module comment). Never throws. */
 export function checkPeer (socket: TLSSocket, now: number = Date.now()): PeerCheck {
-  let x509: X509Certificate | undefined
+  // getPeerCertificate() (not getPeerX509Certificate()): the latter duplicates the certificate natively and
+  // re-decodes its key through OpenSSL 3's slow decoder, about 75 % of this whole check in bench/tls-server.ts.
+  // Only `raw` (the exact DER, parsed by us) and `fingerprint256` (the cache key) are used from it.
+  let peerCert: { raw?: Buffer, fingerprint256?: string } | undefined
   try {
-    x509 = socket.getPeerX509Certificate()
+    peerCert = socket.getPeerCertificate()
   } catch {
-    x509 = undefined
+    peerCert = undefined
   }
-  if (x509 === undefined) return refuse('ERR_CONNECT_PEER_VERIFICATION', 'no client certificate (mutual TLS requires one)')
+  if (peerCert?.raw === undefined || peerCert.fingerprint256 === undefined) return refuse('ERR_CONNECT_PEER_VERIFICATION', 'no client certificate (mutual TLS requires one)')
   if (!socket.authorized) {
     const name = verifyErrorName(socket.authorizationError)
     return refuse(certificateCodeOf(name), `client certificate does not verify against the current roots: ${name}`)
@@ -52,7 +54,7 @@ export function checkPeer (socket: TLSSocket, now: number = Date.now()): PeerChe
   let certificate: Certificate
   let id: SpiffeId
   try {
-    certificate = parsePeerCertificate(x509)
+    certificate = parsePeerCertificate(peerCert.raw, peerCert.fingerprint256)
     id = parseSpiffeId(spiffeUriOf(certificate))
   } catch (err) {
     const code = err instanceof ConnectError ? err.code : 'ERR_CONNECT_CERT_PARSE'
@@ -92,11 +94,10 @@ function refuse (code: ErrorCode, reason: string): PeerCheck {
   return { ok: false, code, reason }
 }
 
-function parsePeerCertificate (x509: X509Certificate): Certificate {
-  const key = x509.fingerprint256
+function parsePeerCertificate (der: Buffer, key: string): Certificate {
   const cached = parsed.get(key)
   if (cached !== undefined) return cached
-  const certificate = parseCertificate(x509.raw)
+  const certificate = parseCertificate(der)
   // Evict the oldest entry (Map iterates in insertion order): peers are few, a full map means churn.
   if (parsed.size >= CACHE_SIZE) parsed.delete(parsed.keys().next().value!)
   parsed.set(key, certificate)

@@ -10,7 +10,12 @@ const HOUR = 3_600_000
 /** The parts of a server TLSSocket checkPeer reads, as a resumed session would show them. */
 function socketWith (leaf: IssuedLeaf | undefined, authorized = true, authorizationError?: unknown): TLSSocket {
   return {
-    getPeerX509Certificate: () => leaf === undefined ? undefined : new X509Certificate(leaf.leafPem),
+    // Node's non-detailed getPeerCertificate(): `{}` without a certificate, else raw DER and fingerprints.
+    getPeerCertificate: () => {
+      if (leaf === undefined) return {}
+      const x509 = new X509Certificate(leaf.leafPem)
+      return { raw: x509.raw, fingerprint256: x509.fingerprint256 }
+    },
     authorized,
     authorizationError
   } as unknown as TLSSocket
