@@ -22,6 +22,7 @@ import type { DefaultDecision } from './authz/default-policy.js'
 import { Intentions } from './authz/intentions.js'
 import type { IntentionInput } from './authz/intentions.js'
 import { ConnectError } from './errors.js'
+import { sleep, systemClock } from './agent/clock.js'
 
 export interface LiveIntentionsOptions {
   readonly client: AgentClient
@@ -120,7 +121,7 @@ export class LiveIntentions {
         for (const l of this.#errorListeners) l(asConnectError(err))
         // Same shape as the watches' backoff, shorter cap: readiness waits on this.
         const delay = Math.min(30_000, 250 * failures * failures) * (0.75 + Math.random() / 2)
-        await sleep(delay, this.#lifecycle.signal)
+        await sleep(systemClock, delay, this.#lifecycle.signal)
       }
     }
     if (!this.#lifecycle.signal.aborted) this.#query.start()
@@ -168,18 +169,3 @@ export class LiveIntentions {
 function asConnectError (err: unknown): ConnectError {
   return err instanceof ConnectError ? err : new ConnectError('ERR_CONNECT_AGENT_HTTP', `learning the default intention policy: ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
-
-function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) { resolve(); return }
-    const timer = setTimeout(done, ms)
-    timer.unref()
-    signal.addEventListener('abort', done, { once: true })
-    function done (): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
-}
-
