@@ -20,7 +20,7 @@ export interface ClosedConnection {
   readonly peer: Peer
   readonly remoteAddress: string | undefined
   readonly reason: string
-  /** 'intentions' (live enforcement) or 'lifetime' (maximum connection lifetime). */
+  /** 'reauthorize' (live enforcement, or `reauthorize()`) or 'lifetime' (maximum connection lifetime). */
   readonly cause: 'reauthorize' | 'lifetime'
   /** The decision that denied it (live enforcement only). */
   readonly decision?: Decision

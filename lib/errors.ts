@@ -41,7 +41,7 @@ export const ErrorCodes = {
   ERR_CONNECT_AGENT_INVALID_ANSWER: 'the Consul agent answered with a body that is not the expected shape',
   ERR_CONNECT_AGENT_CONFIG: 'the agent connection settings (address, TLS files, token file) are unusable',
   // the service
-  ERR_CONNECT_NOT_READY: 'the service has no usable identity, roots or intentions yet',
+  ERR_CONNECT_NOT_READY: 'the service has no leaf certificate or no CA roots yet',
   ERR_CONNECT_LEAF_EXPIRED: 'the service leaf certificate has expired and no fresh one has arrived',
   ERR_CONNECT_NOT_AUTHORIZED: 'authorization denied the connection or request',
   ERR_CONNECT_PEER_VERIFICATION: 'the peer identity does not match what was expected',

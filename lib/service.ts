@@ -125,7 +125,7 @@ export interface ConnectServiceOptions {
 
 // A type alias: EventEmitter's event map wants an index-signature-compatible type.
 export type ConnectServiceEvents = {
-  /** Leaf and roots are loaded: servers accept and clients dial. */
+  /** Leaf, roots and (with the default authorizer) intentions are loaded: servers accept and clients dial. */
   ready: []
   /** A new leaf is in use for new connections (renewal or re-issue after a root rotation). */
   leaf: [identity: ServiceIdentity]
@@ -239,6 +239,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
       this.#authorizer = intentionsAuthorizer(() => live.current)
       this.#unsubscribe.push(live.onError((err) => this.#emitError(err)))
       this.#unsubscribe.push(live.onChange((next) => {
+        this.#maybeReady()
         this.emit('intentions', next)
         if (options.liveEnforcement === true) this.#connections.reauthorize()
       }))
@@ -498,10 +499,12 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     guard.on('tlsError', (info) => this.emit('tlsError', info))
     this.#connections.track(guard.server, http ? this.#httpConnectionAuthorizer : this.#authorizer)
     if (http) {
-      this.#unsubscribe.push(guardRequests(guard.server, {
+      // Not removed by close(): requests on keep-alive connections still open afterwards stay decided (from
+      // the last intentions), never waved through. Attaching the server to another service replaces it.
+      guardRequests(guard.server, {
         authorizer: this.#authorizer,
         onDenied: (denied) => this.emit('requestDenied', denied)
-      }))
+      })
     }
   }
 
@@ -518,11 +521,18 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     if (change.bundleChanged && next.bundle !== undefined && this.#readyEmitted) {
       this.emit('roots', { trustDomain: next.bundle.trustDomain, roots: next.bundle.roots.length })
     }
-    if (!this.#readyEmitted && next.identity !== undefined && next.bundle !== undefined) {
-      this.#readyEmitted = true
-      // Let a constructor caller attach listeners before 'ready' fires for preloaded sources.
-      queueMicrotask(() => this.emit('ready'))
-    }
+    this.#maybeReady()
+  }
+
+  /** Emits 'ready' once: leaf, roots and (with the default authorizer) intentions all loaded. */
+  #maybeReady (): void {
+    if (this.#readyEmitted || this.#closing !== undefined) return
+    const c = this.#source.credentials
+    if (c.identity === undefined || c.bundle === undefined) return
+    if (this.#intentions !== undefined && this.#intentions.current === undefined) return
+    this.#readyEmitted = true
+    // Let a constructor caller attach listeners before 'ready' fires for preloaded sources.
+    queueMicrotask(() => this.emit('ready'))
   }
 
   #emitError (err: ConnectError): void {

@@ -54,8 +54,9 @@ export interface CertificateAuthenticatorOptions {
 /**
  * Builds the authenticator.
  * Throws (from the returned function): ConnectError ERR_CONNECT_NOT_READY before roots are loaded;
- * CertificateError (ERR_CONNECT_CERT_*) for a chain that does not parse or verify; SpiffeIdError for a bad or
- * non-service SPIFFE ID; AuthorizationError (ERR_CONNECT_NOT_AUTHORIZED, `reason`) when authorization denies.
+ * CertificateError (ERR_CONNECT_CERT_*) for a chain that does not parse or verify; SpiffeIdError for a malformed
+ * SPIFFE ID; AuthorizationError (ERR_CONNECT_NOT_AUTHORIZED, `reason`) for a non-service identity or when
+ * authorization denies.
  */
 export function certificateAuthenticator (options: CertificateAuthenticatorOptions): CertificateAuthenticator {
   const { source, authorizer } = options

@@ -53,7 +53,7 @@ export function guardRequests (server: TlsServer, options: RequestGuardOptions):
       const res = args[1] as ServerResponse
       // HTTP/2 compatibility requests were decided on their 'stream' already.
       if (req.stream === undefined) {
-        const info = requestInfo(req.method, req.url, req.headers)
+        const info = requestInfo(req.method, req.url, distinctHeaders(req))
         const peer = peerOf(req)
         const decision = decide(peer, info)
         if (!decision.allowed) {
@@ -79,7 +79,7 @@ export function guardRequests (server: TlsServer, options: RequestGuardOptions):
     } else if (event === 'upgrade') {
       const req = args[0] as IncomingMessage
       const socket = args[1] as Duplex
-      const info = requestInfo(req.method, req.url, req.headers)
+      const info = requestInfo(req.method, req.url, distinctHeaders(req))
       const peer = peerOf(req)
       const decision = decide(peer, info)
       if (!decision.allowed) {
@@ -99,7 +99,15 @@ export function guardRequests (server: TlsServer, options: RequestGuardOptions):
   return remove
 }
 
-function requestInfo (method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders): HttpRequestInfo {
+/**
+ * Repeated headers as separate values (`headersDistinct`, Node >= 18.3): the L7 matcher joins them with `,` as
+ * Envoy does, where `req.headers` would have joined them with `, `.
+ */
+function distinctHeaders (req: IncomingMessage): HttpRequestInfo['headers'] {
+  return (req as IncomingMessage & { headersDistinct?: HttpRequestInfo['headers'] }).headersDistinct ?? req.headers
+}
+
+function requestInfo (method: string | undefined, url: string | undefined, headers: HttpRequestInfo['headers'] | IncomingHttpHeaders): HttpRequestInfo {
   const raw = url ?? '/'
   const q = raw.indexOf('?')
   // L7 path matchers see the path without the query string, as Envoy's path matchers do.
