@@ -126,7 +126,8 @@ const optionsSchema = z.object({
   tls: tlsSchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
   keepAliveTimeoutMs: z.number().int().positive().optional(),
-  env: z.union([z.literal(false), z.record(z.string(), z.string().optional())]).optional()
+  // Not z.record: zod 4 accepts plain objects only, and process.env is not one. Variables are read by name.
+  env: z.union([z.literal(false), z.custom<Environment>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object of environment variables or false')]).optional()
 }).strict()
 
 /**

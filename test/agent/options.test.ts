@@ -112,4 +112,18 @@ describe('resolveAgentOptions', () => {
       assert.throws(() => resolveAgentOptions({ env: { CONSUL_CLIENT_CERT: '/c.pem' } }), { field: 'CONSUL_CLIENT_KEY' })
     })
   })
+
+  describe('#env', () => {
+    it('accepts process.env itself (not a plain object, which zod 4 records refuse)', () => {
+      assert.equal(Object.getPrototypeOf(process.env) === Object.prototype, false)
+      assert.doesNotThrow(() => resolveAgentOptions({ env: process.env, address: '127.0.0.1:1' }))
+      // Any object with another prototype is read by variable name, like process.env.
+      const env = Object.assign(Object.create({ inherited: true }) as Record<string, string>, { CONSUL_NAMESPACE: 'team' })
+      assert.equal(resolveAgentOptions({ env }).namespace, 'team')
+    })
+
+    it('refuses an env that is not an object or false', () => {
+      assert.throws(() => resolveAgentOptions({ env: 'CONSUL_HTTP_ADDR=x' as never }), (err: unknown) => err instanceof InvalidOptionError && err.field === 'agent.env')
+    })
+  })
 })
