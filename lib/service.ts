@@ -367,6 +367,8 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   /** Resolves `target` through the resolver and returns a TLS socket whose server proved to be that service. */
   async dial (target: string | Target, options: { signal?: AbortSignal, timeoutMs?: number, alpn?: readonly string[] } = {}): Promise<TLSSocket> {
     this.#assertOpen()
+    // Checked before resolving, so a resolver or agent error never hides the plainer cause.
+    this.#assertCredentials(`dialling ${typeof target === 'string' ? JSON.stringify(target) : JSON.stringify(target.service ?? target.query)}`)
     return await dialService(target, { resolver: this.#resolver, source: this.#source, ...options })
   }
 
@@ -505,6 +507,13 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
         authorizer: this.#authorizer,
         onDenied: (denied) => this.emit('requestDenied', denied)
       })
+    }
+  }
+
+  #assertCredentials (what: string): void {
+    const c = this.#source.credentials
+    if (c.identity === undefined || c.bundle === undefined) {
+      throw new ConnectError('ERR_CONNECT_NOT_READY', `${what}: service "${this.service}" has no ${c.identity === undefined ? 'leaf certificate' : 'CA roots'} yet`)
     }
   }
 

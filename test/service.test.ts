@@ -105,6 +105,14 @@ describe('ConnectService', () => {
       assert.ok(err instanceof Error)
       await assert.rejects(svc.dial('db'), (e: unknown) => e instanceof ConnectError && e.code === 'ERR_CONNECT_NOT_READY')
     })
+
+    it('dial reports ERR_CONNECT_NOT_READY before asking a resolver that would fail', async () => {
+      agent.fault({ path: /\/leaf\//, hang: true })
+      let resolved = 0
+      const svc = make({ service: 'web', authorizer: allowAll(), resolver: { resolve: async () => { resolved++; throw new Error('resolver down') } } })
+      await assert.rejects(svc.dial('db'), (e: unknown) => e instanceof ConnectError && e.code === 'ERR_CONNECT_NOT_READY' && /no leaf certificate yet/.test(e.message))
+      assert.equal(resolved, 0)
+    })
   })
 
   describe('servers and clients', () => {
