@@ -30,8 +30,8 @@ import { parseOptions } from '../agent/validate.js'
 import { parseSpiffeId } from '../spiffe-id.js'
 import { TrustBundle } from './bundle.js'
 import { Identity } from './identity.js'
+import { PublishedSource } from './published-source.js'
 import { CredentialsPublisher } from './source.js'
-import type { Credentials, CredentialsChange, CredentialsSource, CredentialsStatus } from './source.js'
 
 /** Engine tuning for both queries: `waitMs`, `rateLimit`, `backoff` (and `clock`/`random` for tests). */
 export type AgentCredentialsWatchOptions = Omit<WatchOptions<unknown>, 'transform' | 'equals' | 'signal'>
@@ -64,7 +64,7 @@ const optionsSchema = z.strictObject({
   }).partial().optional()
 })
 
-export class AgentCredentialsSource implements CredentialsSource {
+export class AgentCredentialsSource extends PublishedSource {
   /** The service this source fetches the leaf of. */
   readonly service: string
   readonly #publisher: CredentialsPublisher
@@ -72,11 +72,14 @@ export class AgentCredentialsSource implements CredentialsSource {
   readonly #leaf: BlockingQuery<LeafCert, Identity>
   #closing: Promise<void> | undefined
 
+  protected override get publisher (): CredentialsPublisher { return this.#publisher }
+
   /**
    * Validates the options (InvalidOptionError naming `client`, `service` or `watch.<field>`) and starts
    * both queries at once; nothing is emitted before the caller can attach listeners.
    */
   constructor (options: AgentCredentialsOptions) {
+    super()
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object')
     const { client, service, watch = {} } = parseOptions(optionsSchema, options, '') as AgentCredentialsOptions
     this.service = service
@@ -100,39 +103,9 @@ export class AgentCredentialsSource implements CredentialsSource {
     this.#leaf.start()
   }
 
-  get credentials (): Credentials { return this.#publisher.credentials }
-
-  /** `loading` until both are loaded, `expired` while the leaf is past its notAfter, else `ready`. */
-  get status (): CredentialsStatus { return this.#publisher.status() }
-
-  /** True when a leaf is loaded and its notAfter is at or before `now` (ms since the epoch). */
-  leafExpired (now: number = Date.now()): boolean {
-    return this.#publisher.leafExpired(now)
-  }
-
   /** Frozen counters of the roots and leaf queries. */
   get counters (): AgentCredentialsCounters {
     return Object.freeze({ roots: this.#roots.counters, leaf: this.#leaf.counters })
-  }
-
-  /** The latest reported error, until the next change. */
-  get lastError (): ConnectError | undefined { return this.#publisher.lastError }
-
-  onChange (listener: (next: Credentials, previous: Credentials, change: CredentialsChange) => void): () => void {
-    return this.#publisher.onChange(listener)
-  }
-
-  onError (listener: (error: ConnectError) => void): () => void {
-    return this.#publisher.onError(listener)
-  }
-
-  /**
-   * Resolves once roots and leaf are both loaded (at once if they are). Agent errors do not reject it:
-   * the caller picks the deadline through `signal` (ERR_CONNECT_ABORTED); close() rejects it with
-   * ERR_CONNECT_CLOSED.
-   */
-  ready (options: { signal?: AbortSignal } = {}): Promise<Credentials> {
-    return this.#publisher.ready(options)
   }
 
   /**

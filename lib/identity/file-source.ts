@@ -31,8 +31,9 @@ import { CertificateError, ConnectError, InvalidOptionError } from '../errors.js
 import type { CertificateErrorCode } from '../errors.js'
 import { TrustBundle } from './bundle.js'
 import { Identity } from './identity.js'
+import { PublishedSource } from './published-source.js'
 import { CredentialsPublisher } from './source.js'
-import type { Credentials, CredentialsChange, CredentialsSource, CredentialsStatus } from './source.js'
+import type { CredentialsChange } from './source.js'
 
 export interface FileCredentialsOptions {
   /** The leaf certificate PEM, optionally followed by its intermediates. */
@@ -60,7 +61,7 @@ const optionsSchema = z.strictObject({
 
 interface Loaded { cert: string, key: string, roots: string, trustDomain: string }
 
-export class FileCredentialsSource implements CredentialsSource {
+export class FileCredentialsSource extends PublishedSource {
   /** Absolute paths of the files read. */
   readonly files: { readonly certFile: string, readonly keyFile: string, readonly rootsFile: string }
   readonly #trustDomain: string | undefined
@@ -75,11 +76,14 @@ export class FileCredentialsSource implements CredentialsSource {
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
 
+  protected override get publisher (): CredentialsPublisher { return this.#publisher }
+
   /**
    * Validates the options (InvalidOptionError naming the field), starts watching, and reads the files on
    * a later tick, so listeners attached right after construction hear every event.
    */
   constructor (options: FileCredentialsOptions) {
+    super()
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object')
     const parsed = parseOptions(optionsSchema, options, '')
     if (parsed.trustDomain !== undefined) {
@@ -95,32 +99,6 @@ export class FileCredentialsSource implements CredentialsSource {
     for (const file of Object.values(this.files)) this.#watchers.set(dirname(file), undefined)
     for (const dir of this.#watchers.keys()) this.#watch(dir)
     void this.reload()
-  }
-
-  get credentials (): Credentials { return this.#publisher.credentials }
-
-  /** `loading` until a pair and roots are loaded, `expired` once the leaf's notAfter has passed, else `ready`. */
-  get status (): CredentialsStatus { return this.#publisher.status() }
-
-  /** True when a leaf is loaded and its notAfter is at or before `now` (ms since the epoch). */
-  leafExpired (now: number = Date.now()): boolean {
-    return this.#publisher.leafExpired(now)
-  }
-
-  /** The latest reported error, until the next change. */
-  get lastError (): ConnectError | undefined { return this.#publisher.lastError }
-
-  onChange (listener: (next: Credentials, previous: Credentials, change: CredentialsChange) => void): () => void {
-    return this.#publisher.onChange(listener)
-  }
-
-  onError (listener: (error: ConnectError) => void): () => void {
-    return this.#publisher.onError(listener)
-  }
-
-  /** Resolves once a matching pair and the roots are loaded; ERR_CONNECT_ABORTED on `signal`, ERR_CONNECT_CLOSED on close. */
-  ready (options: { signal?: AbortSignal } = {}): Promise<Credentials> {
-    return this.#publisher.ready(options)
   }
 
   /**

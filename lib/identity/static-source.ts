@@ -16,8 +16,9 @@ import { ConnectError, InvalidOptionError } from '../errors.js'
 import { TrustBundle } from './bundle.js'
 import { Identity } from './identity.js'
 import type { IdentityPem } from './identity.js'
+import { PublishedSource } from './published-source.js'
 import { CredentialsPublisher } from './source.js'
-import type { Credentials, CredentialsChange, CredentialsSource, CredentialsStatus } from './source.js'
+import type { CredentialsChange } from './source.js'
 
 /** Roots as PEM text: one string (several blocks allowed) or a list of strings. */
 export interface BundlePem {
@@ -32,27 +33,17 @@ export interface StaticCredentialsInput {
   readonly bundle?: TrustBundle | BundlePem
 }
 
-export class StaticCredentialsSource implements CredentialsSource {
+export class StaticCredentialsSource extends PublishedSource {
   readonly #publisher = new CredentialsPublisher({ what: 'static credentials' })
   #closed = false
 
+  protected override get publisher (): CredentialsPublisher { return this.#publisher }
+
   /** Validates and loads `input`; throws as {@link update} does. */
   constructor (input: StaticCredentialsInput = {}) {
+    super()
     this.update(input)
   }
-
-  get credentials (): Credentials { return this.#publisher.credentials }
-
-  /** `loading` until both are set, `expired` once the leaf's notAfter has passed, else `ready`. */
-  get status (): CredentialsStatus { return this.#publisher.status() }
-
-  /** True when a leaf is set and its notAfter is at or before `now` (ms since the epoch). */
-  leafExpired (now: number = Date.now()): boolean {
-    return this.#publisher.leafExpired(now)
-  }
-
-  /** The latest reported error (leaf expiry), until the next change. */
-  get lastError (): ConnectError | undefined { return this.#publisher.lastError }
 
   /**
    * Replaces the identity and/or bundle given, atomically: both are validated before anything changes.
@@ -67,19 +58,6 @@ export class StaticCredentialsSource implements CredentialsSource {
     const identity = input.identity === undefined ? undefined : toIdentity(input.identity)
     const bundle = input.bundle === undefined ? undefined : toBundle(input.bundle)
     return this.#publisher.publish({ ...(identity === undefined ? {} : { identity }), ...(bundle === undefined ? {} : { bundle }) })
-  }
-
-  onChange (listener: (next: Credentials, previous: Credentials, change: CredentialsChange) => void): () => void {
-    return this.#publisher.onChange(listener)
-  }
-
-  onError (listener: (error: ConnectError) => void): () => void {
-    return this.#publisher.onError(listener)
-  }
-
-  /** Resolves once both identity and bundle are set (at once if they are). */
-  ready (options: { signal?: AbortSignal } = {}): Promise<Credentials> {
-    return this.#publisher.ready(options)
   }
 
   /** Stops the expiry timer and rejects pending ready() calls; later update() calls throw. Idempotent. */
