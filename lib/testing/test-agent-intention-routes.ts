@@ -59,9 +59,9 @@ async function check (core: AgentCore, ex: Exchange): Promise<void> {
   if (sourceType !== 'consul') return ex.text(500, `unsupported SourceType: ${JSON.stringify(sourceType)}`)
   if (ex.denied({ resource: 'service', access: 'read', name: ends.destination.name })) return
   const decision = core.intentions.decide(ends.source, ends.destination)
-  const allowed = decision !== undefined
-    ? intentionAllows(decision)
-    : core.defaultIntentionPolicy !== undefined ? core.defaultIntentionPolicy === 'allow' : core.aclDefaultAllow
+  // Consul 1.22.7 answers check from the servers, which never see the agent's default_intention_policy: the ACL
+  // default applies even when that setting says otherwise (proven in test/integration/intentions-differential).
+  const allowed = decision !== undefined ? intentionAllows(decision) : core.aclDefaultAllow
   ex.json(200, { Allowed: allowed }, { index: core.board.of('intentions') })
 }
 
