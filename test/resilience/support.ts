@@ -32,10 +32,17 @@ export class Traffic {
   readonly failures: string[] = []
   readonly #done: Promise<void>
   #stopped = false
+  #ended: string | undefined
 
-  constructor (request: () => Promise<void>, maxRequests = 50_000) {
+  /**
+   * Runs `request` in a loop until stop(), bounded in count and in time (whichever comes first), so it always ends
+   * by itself. A loop that ended on a bound makes waitServed() fail at once, naming the bound, instead of waiting.
+   */
+  constructor (request: () => Promise<void>, maxRequests = 2_000_000, maxMs = 300_000) {
+    const deadline = performance.now() + maxMs
     this.#done = (async () => {
-      for (let i = 0; i < maxRequests && !this.#stopped; i++) {
+      let i = 0
+      for (; i < maxRequests && !this.#stopped && performance.now() < deadline; i++) {
         try {
           await request()
           this.served++
@@ -44,6 +51,7 @@ export class Traffic {
           if (this.failures.length < 20) this.failures.push(describeError(err))
         }
       }
+      if (!this.#stopped) this.#ended = i >= maxRequests ? `its cap of ${maxRequests} requests` : `its ${maxMs} ms time bound`
     })()
   }
 
@@ -55,7 +63,10 @@ export class Traffic {
   /** Resolves once `n` more requests were served after the call (bounded by `signal`). */
   async waitServed (n: number, signal: AbortSignal): Promise<void> {
     const target = this.served + n
-    await until(() => this.served >= target, signal)
+    await until(() => {
+      if (this.#ended !== undefined && this.served < target) throw new Error(`the traffic loop ended at ${this.#ended}`)
+      return this.served >= target
+    }, signal)
   }
 
   async stop (): Promise<void> {
