@@ -42,6 +42,7 @@ import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
+import { BODY, oneConnection } from './tls-client.js'
 import { allowAll } from '../lib/authz/authorizer.js'
 import { staticCredentials } from '../lib/identity/static-source.js'
 import { TestCA } from '../lib/testing/test-ca.js'
@@ -57,8 +58,6 @@ import type { Comparison, Contender, Metric, RoundInfo } from './harness.js'
 const SELF = fileURLToPath(import.meta.url)
 const HOST = '127.0.0.1'
 const GOAL_RATIO = 0.9
-const REQUEST = Buffer.from(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`)
-const BODY = 'ok'
 
 // ---------------------------------------------------------------------------------------------- configuration
 
@@ -372,58 +371,6 @@ class ServerProcess {
 const cpuUs = (u: Usage): number => u.userUs + u.systemUs
 
 // ---------------------------------------------------------------------------------------------- clients
-
-interface ConnectionResult {
-  readonly reused: boolean
-}
-
-/**
- * One connection: TLS handshake, `GET /` written by hand, the whole response read (the server closes after
- * it), socket closed. Rejects on any error, on a response other than 200 `ok`, or after 10 s.
- */
-function oneConnection (port: number, context: SecureContext, session: Buffer | undefined, signal: AbortSignal | undefined,
-  onSession?: (session: Buffer) => void): Promise<ConnectionResult> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: HOST,
-      port,
-      secureContext: context,
-      rejectUnauthorized: true,
-      // Both servers present the same leaf; the client side is identical for both contenders.
-      checkServerIdentity: () => undefined,
-      ALPNProtocols: ['http/1.1'],
-      ...(session === undefined ? {} : { session })
-    })
-    let reused = false
-    const chunks: Buffer[] = []
-    const fail = (err: Error): void => {
-      cleanup()
-      socket.destroy()
-      reject(err)
-    }
-    const onAbort = (): void => fail(new Error('abandoned'))
-    const cleanup = (): void => {
-      signal?.removeEventListener('abort', onAbort)
-      socket.setTimeout(0)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    socket.setTimeout(10_000, () => fail(new Error('no response within 10 s')))
-    if (onSession !== undefined) socket.on('session', onSession)
-    socket.once('secureConnect', () => {
-      reused = socket.isSessionReused()
-      socket.write(REQUEST)
-    })
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-    socket.once('error', fail)
-    socket.once('end', () => {
-      cleanup()
-      const text = Buffer.concat(chunks).toString('latin1')
-      socket.destroy()
-      if (text.startsWith('HTTP/1.1 200 ') && text.endsWith(`\r\n\r\n${BODY}`)) resolve({ reused })
-      else reject(new Error(`unexpected response: ${JSON.stringify(text.slice(0, 80))}${text.length === 0 ? ' (connection closed without an answer: refused?)' : ''}`))
-    })
-  })
-}
 
 /** A TLS 1.3 session ticket from `port`: one untimed connection, keeping the last ticket it received. */
 async function takeTicket (port: number, context: SecureContext): Promise<Buffer> {

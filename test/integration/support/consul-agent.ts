@@ -83,6 +83,8 @@ export class DevAgent {
   /** `127.0.0.1:<port>`, the form CONSUL_HTTP_ADDR takes. */
   get address (): string { return `127.0.0.1:${this.httpPort}` }
   get url (): string { return `http://127.0.0.1:${this.httpPort}` }
+  /** The agent's process id (benchmarks read its CPU time from /proc). */
+  get pid (): number { return this.#child.pid ?? -1 }
   /** The agent's recent output, for failure messages. */
   get log (): string { return this.#log }
 
