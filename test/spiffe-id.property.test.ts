@@ -61,7 +61,10 @@ describe('spiffe-id (properties)', () => {
   beforeEach(() => { cases = 0 })
   afterEach(function () {
     // Reported in the output so a run shows how many generated cases it checked.
-    if (this.currentTest?.state === 'passed') assert.ok(cases >= RUNS, `only ${cases} cases ran`)
+    if (this.currentTest?.state === 'passed') {
+      assert.ok(cases >= RUNS, `only ${cases} cases ran`)
+      console.log(`property: spiffe-id ${this.currentTest.title.replace(/ \(\d+ generated cases\)$/, '')}: ${cases} cases`)
+    }
   })
 
   it(`parse(format(id)) deep-equals id with defaults filled in (${RUNS} generated cases)`, () => {

@@ -136,8 +136,14 @@ export class DerReader {
     if (m === null) throw new Error(`bad time "${text}"`)
     let year = Number(m[1])
     if (tag === 0x17) year += year >= 50 ? 1900 : 2000 // RFC 5280: UTCTime YY >= 50 is 19YY
-    const date = new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])))
-    if (Number.isNaN(date.getTime()) || date.getUTCDate() !== Number(m[3])) throw new Error(`bad time "${text}"`)
+    const [month, day, hour, minute, second] = m.slice(2, 7).map(Number) as [number, number, number, number, number]
+    // Out-of-range fields must not roll over (month 13 is not January of the next year).
+    if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) throw new Error(`bad time "${text}"`)
+    // Not Date.UTC(year, …): it reads years 0–99 as 1900–1999, and GeneralizedTime 0050 is year 50.
+    const date = new Date(0)
+    date.setUTCFullYear(year, month - 1, day)
+    date.setUTCHours(hour, minute, second, 0)
+    if (date.getUTCDate() !== day) throw new Error(`bad time "${text}"`) // 30 February
     return date
   }
 

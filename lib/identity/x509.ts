@@ -515,8 +515,6 @@ function stringValue (tag: number, content: Buffer): string | undefined {
 }
 
 function escapeRdnValue (value: string): string {
-  return value
-    .replace(/[\\,+"<>;=]/g, (c) => `\\${c}`)
-    .replace(/^[ #]/, (c) => `\\${c}`)
-    .replace(/ $/, '\\ ')
+  // One pass: chained replaces turned the value " " into backslash, backslash, space (an escaped backslash).
+  return value.replace(/[\\,+"<>;=]|^[ #]| $/g, (c) => `\\${c}`)
 }

@@ -72,6 +72,7 @@ describe('Intentions (properties)', () => {
         assert.equal(d.intention === undefined ? undefined : key(d.intention as ResolvedIntention), expected === undefined ? undefined : key(expected))
       }
     }), { numRuns: RUNS })
+    console.log(`property: intentions agree with the TestAgent store: ${RUNS} cases (× 20 callers)`)
   })
 
   it(`finds by index what a scan of the ordered list finds (${RUNS} sets of up to 60 intentions × 30 callers)`, () => {
@@ -88,5 +89,6 @@ describe('Intentions (properties)', () => {
       const ix = new Intentions(intentions, { defaultAllow: false, destination: 'db' })
       for (const c of callers) assert.equal(ix.match(c), scan(ix.intentions, c), JSON.stringify(c))
     }), { numRuns: RUNS })
+    console.log(`property: intentions index matches an ordered scan: ${RUNS} cases (× 30 callers)`)
   })
 })

@@ -33,9 +33,11 @@ describe('Re2 (properties)', () => {
     fc.assert(fc.property(pattern, input, (p, s) => {
       assert.equal(Re2.compile(p).fullMatch(s), js(p, 'u').test(s), `pattern ${JSON.stringify(p)}, input ${JSON.stringify(s)}`)
     }), { numRuns: RUNS })
+    console.log(`property: re2 agrees with RegExp on full matches: ${RUNS} cases`)
     fc.assert(fc.property(pattern, input, (p, s) => {
       assert.equal(Re2.compile(`(?i)${p}`).fullMatch(s), js(p, 'iu').test(s), `pattern (?i)${JSON.stringify(p)}, input ${JSON.stringify(s)}`)
     }), { numRuns: RUNS })
+    console.log(`property: re2 agrees with RegExp on case-insensitive full matches: ${RUNS} cases`)
   })
 
   it(`never takes more than 2 × (input length + 1) × program size steps (${RUNS} cases)`, () => {
@@ -44,6 +46,7 @@ describe('Re2 (properties)', () => {
       re.fullMatch(s)
       assert.ok(re.lastSteps <= Math.max(s.length, 2 * (s.length + 1) * re.programSize), `${re.lastSteps} steps for ${JSON.stringify(p)}`)
     }), { numRuns: RUNS })
+    console.log(`property: re2 step bound: ${RUNS} cases`)
   })
 
   it(`treats escaped punctuation as itself (${RUNS} cases)`, () => {
@@ -53,5 +56,6 @@ describe('Re2 (properties)', () => {
       assert.equal(re.fullMatch(chars.join('')), true)
       assert.equal(re.programSize, 0, 'an escaped literal needs no program')
     }), { numRuns: RUNS })
+    console.log(`property: re2 escaped punctuation: ${RUNS} cases`)
   })
 })
