@@ -42,15 +42,43 @@ function works (bin) {
   return r.status === 0 && /Consul v/.test(r.stdout)
 }
 
-function goEnv () {
+/** The environment of every `go` command run in a wrapper module. */
+export function goEnv () {
   // GOFLAGS from the machine may carry -mod=vendor etc.; the wrapper module wants a clean build.
   return { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false -mod=mod', GOTOOLCHAIN: process.env.GOTOOLCHAIN || 'auto' }
 }
 
-function run (cmd, args, opts) {
+/** Runs `cmd` to completion (its output on ours unless `opts.stdio` says otherwise); throws when it fails. */
+export function run (cmd, args, opts) {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts })
   if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`)
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`)
+}
+
+/**
+ * Writes into `work` (an existing, empty directory) a Go module that requires Consul `version` the way
+ * Consul's own go.mod builds: the upstream `go` line and `exclude` block (read from the module proxy with
+ * `go mod download`) plus EXTRA_REQUIRES for that release. `files` (name → content: sources, tools.go) are
+ * written beside go.mod first; `go` is the toolchain's command. The caller runs `go mod tidy` and `go build`
+ * in `work` next (with goEnv()). Shared by the Consul build below and scripts/go-sdk-bin.mjs.
+ */
+export function writeConsulWrapper (work, { module, version, files = {}, go = 'go' }) {
+  writeFileSync(join(work, 'go.mod'), `module ${module}\n\ngo 1.22\n\nrequire github.com/hashicorp/consul v${version}\n`)
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(work, name), content)
+  const dl = spawnSync(go, ['mod', 'download', '-json', `github.com/hashicorp/consul@v${version}`], { cwd: work, env: goEnv(), encoding: 'utf8' })
+  if (dl.error) throw new Error(`go mod download failed: ${dl.error.message}`)
+  if (dl.status !== 0) throw new Error(`go mod download failed: ${dl.stderr}`)
+  const info = JSON.parse(dl.stdout)
+  const upstream = readFileSync(info.GoMod, 'utf8')
+  const exclude = upstream.match(/^exclude\s*\([\s\S]*?^\)/m)?.[0] ?? ''
+  const goLine = upstream.match(/^go\s+(\S+)/m)?.[1] ?? '1.22'
+  const extra = Object.entries(EXTRA_REQUIRES[version] ?? {}).map(([mod, v]) => `require ${mod} ${v}\n`).join('')
+  writeFileSync(join(work, 'go.mod'), `module ${module}\n\ngo ${goLine}\n\n${exclude}\n\nrequire github.com/hashicorp/consul v${version}\n${extra}`)
+}
+
+/** EXTRA_REQUIRES of `version`, for cache keys of builds that depend on them. */
+export function extraRequires (version) {
+  return { ...(EXTRA_REQUIRES[version] ?? {}) }
 }
 
 export function build (version = process.env.CONSUL_VERSION || PINNED_CONSUL_VERSION) {
@@ -68,17 +96,12 @@ export function build (version = process.env.CONSUL_VERSION || PINNED_CONSUL_VER
   log(`building Consul v${version} with Go into ${dir} (first run only; several minutes on 2 cores)`)
 
   // The exclude block must match Consul's own go.mod; read it from the module proxy via `go mod download`.
-  writeFileSync(join(work, 'go.mod'), `module consulbuild\n\ngo 1.22\n\nrequire github.com/hashicorp/consul v${version}\n`)
-  writeFileSync(join(work, 'tools.go'), '//go:build tools\n\npackage tools\n\nimport _ "github.com/hashicorp/consul"\n')
   log('step 1/3: downloading the Consul module')
-  const dl = spawnSync('go', ['mod', 'download', '-json', `github.com/hashicorp/consul@v${version}`], { cwd: work, env: goEnv(), encoding: 'utf8' })
-  if (dl.status !== 0) throw new Error(`go mod download failed: ${dl.stderr}`)
-  const info = JSON.parse(dl.stdout)
-  const upstream = readFileSync(info.GoMod, 'utf8')
-  const exclude = upstream.match(/^exclude\s*\([\s\S]*?^\)/m)?.[0] ?? ''
-  const goLine = upstream.match(/^go\s+(\S+)/m)?.[1] ?? '1.22'
-  const extra = Object.entries(EXTRA_REQUIRES[version] ?? {}).map(([mod, v]) => `require ${mod} ${v}\n`).join('')
-  writeFileSync(join(work, 'go.mod'), `module consulbuild\n\ngo ${goLine}\n\n${exclude}\n\nrequire github.com/hashicorp/consul v${version}\n${extra}`)
+  writeConsulWrapper(work, {
+    module: 'consulbuild',
+    version,
+    files: { 'tools.go': '//go:build tools\n\npackage tools\n\nimport _ "github.com/hashicorp/consul"\n' }
+  })
 
   log('step 2/3: resolving dependencies (go mod tidy)')
   run('go', ['mod', 'tidy'], { cwd: work, env: goEnv() })
