@@ -32,7 +32,6 @@
  * also gives the server-CPU view of the same question (see renderReport).
  */
 import { fork } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import https from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -42,6 +41,7 @@ import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
+import { ChildRpc } from './child-rpc.js'
 import { BODY, oneConnection } from './tls-client.js'
 import { allowAll } from '../lib/authz/authorizer.js'
 import { staticCredentials } from '../lib/identity/static-source.js'
@@ -310,41 +310,16 @@ function timeGuardListener (server: https.Server, into: HookTime): boolean {
 
 /** The parent's handle on the child. */
 class ServerProcess {
-  readonly #child: ChildProcess
-  readonly #pending = new Map<number, { resolve: (reply: Reply) => void, reject: (err: Error) => void }>()
-  #next = 1
+  readonly #rpc: ChildRpc<Call, Reply>
 
   constructor (cpuProfDir: string | undefined) {
     // Runs under tsx as we do (our execArgv carries its loader).
     const execArgv = cpuProfDir === undefined ? process.execArgv : [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`]
-    this.#child = fork(SELF, ['--serve'], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    this.#child.on('message', (reply: Reply) => {
-      const waiter = this.#pending.get(reply.id)
-      this.#pending.delete(reply.id)
-      if (reply.error !== undefined) waiter?.reject(new Error(`server process: ${reply.error}`))
-      else waiter?.resolve(reply)
-    })
-    this.#child.on('exit', (code) => {
-      for (const waiter of this.#pending.values()) waiter.reject(new Error(`server process exited (${code})`))
-      this.#pending.clear()
-    })
+    this.#rpc = new ChildRpc(fork(SELF, ['--serve'], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), 'server process')
   }
 
-  call (request: Call, timeoutMs = 10_000): Promise<Reply> {
-    const id = this.#next++
-    return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(new Error(`server process: no answer to ${request.type} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      timer.unref()
-      const settle = <T>(fn: (value: T) => void) => (value: T): void => {
-        clearTimeout(timer)
-        fn(value)
-      }
-      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject) })
-      this.#child.send({ id, ...request })
-    })
+  async call (request: Call, timeoutMs = 10_000): Promise<Reply> {
+    return await this.#rpc.call(request, timeoutMs)
   }
 
   async usage (): Promise<Usage> {
@@ -359,12 +334,7 @@ class ServerProcess {
     } catch {
       // fall through to kill
     }
-    if (this.#child.exitCode === null) {
-      const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()))
-      const timer = setTimeout(() => this.#child.kill('SIGKILL'), 2_000)
-      await exited
-      clearTimeout(timer)
-    }
+    await this.#rpc.exit(2_000)
   }
 }
 
