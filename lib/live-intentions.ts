@@ -2,7 +2,9 @@
  * LiveIntentions: the destination's intentions, watched with a blocking query and kept as an immutable,
  * indexed `Intentions` snapshot, together with the default decision Consul applies when nothing matches.
  *
- * - The default is learned before the watch starts, in this order (see authz/default-policy.ts for why):
+ * - The default is learned while the watch's first request is in flight; the first snapshot is published
+ *   (`current`, `onChange`, `ready()`) once both are in. The default comes from, in this order (see
+ *   authz/default-policy.ts for why):
  *   the `defaultAllow` option if given; `GET /v1/agent/self` (`DebugConfig.DefaultIntentionPolicy`, else the ACL
  *   default; needs `agent:read`); a probe of the agent's authorize endpoint (needs `service:write` on the
  *   destination, which the service's own token has); finally the `X-Consul-Default-ACL-Policy` header of the
@@ -43,6 +45,9 @@ export class LiveIntentions {
   readonly #errorListeners = new Set<Listener<[ConnectError]>>()
   readonly #fixedDefault: boolean | undefined
   #default: DefaultDecision | undefined
+  /** Settles once the default is known (or the watch is closed). */
+  readonly #defaultKnown: Promise<void>
+  #defaultSettled: () => void = () => {}
   #raw: readonly Intention[] | undefined
   #current: Intentions | undefined
 
@@ -50,6 +55,7 @@ export class LiveIntentions {
     this.destination = options.destination
     this.#client = options.client
     this.#fixedDefault = options.defaultAllow
+    this.#defaultKnown = new Promise((resolve) => { this.#defaultSettled = resolve })
     if (options.defaultAllow !== undefined) {
       this.#default = Object.freeze({
         defaultAllow: options.defaultAllow,
@@ -68,6 +74,9 @@ export class LiveIntentions {
       }
     })
     this.#query.on('change', (next, previous) => {
+      // Until the first lookup of the default finishes, nothing is published: #start builds the first
+      // snapshot itself once the default is known.
+      if (this.#default === undefined) return
       this.#current = next
       for (const l of this.#changeListeners) l(next, previous)
       if (this.#fixedDefault === undefined) void this.#relearn()
@@ -102,20 +111,40 @@ export class LiveIntentions {
 
   /** Resolves with the first snapshot; rejects with ERR_CONNECT_ABORTED on abort, ERR_CONNECT_CLOSED on close. */
   async ready (options: { signal?: AbortSignal } = {}): Promise<Intentions> {
-    return await this.#query.ready(options)
+    await this.#query.ready(options)
+    if (this.#default === undefined) {
+      const { signal } = options
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(new ConnectError('ERR_CONNECT_ABORTED', `waiting for the default intention policy of "${this.destination}": aborted`, { cause: signal?.reason }))
+        if (signal?.aborted === true) { onAbort(); return }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        void this.#defaultKnown.then(() => { signal?.removeEventListener('abort', onAbort); resolve() })
+      })
+    }
+    if (this.#default === undefined || this.#current === undefined) {
+      throw new ConnectError('ERR_CONNECT_CLOSED', `the intentions watch of "${this.destination}" is closed`)
+    }
+    return this.#current
   }
 
   /** Stops the watch and the default-policy lookups. Idempotent. Does not close the client. */
   async close (): Promise<void> {
     this.#lifecycle.abort()
+    this.#defaultSettled()
     await this.#query.close()
   }
 
   async #start (): Promise<void> {
+    // The first intentions request and the default lookup run side by side: readiness waits for the slower.
+    if (!this.#lifecycle.signal.aborted) this.#query.start()
     let failures = 0
     while (this.#default === undefined && !this.#lifecycle.signal.aborted) {
       try {
-        this.#default = await this.#learn()
+        const learned = await this.#learn()
+        if (this.#lifecycle.signal.aborted) break
+        this.#default = learned
+        // An answer that arrived first was held back: publish it, built with the default now known.
+        if (this.#raw !== undefined) this.#replace(this.#build(this.#raw, learned))
       } catch (err) {
         failures++
         for (const l of this.#errorListeners) l(asConnectError(err))
@@ -124,7 +153,7 @@ export class LiveIntentions {
         await sleep(systemClock, delay, this.#lifecycle.signal)
       }
     }
-    if (!this.#lifecycle.signal.aborted) this.#query.start()
+    this.#defaultSettled()
   }
 
   async #learn (): Promise<DefaultDecision> {
@@ -148,13 +177,16 @@ export class LiveIntentions {
       if (prev !== undefined && prev.defaultAllow === next.defaultAllow && prev.defaultReason === next.defaultReason) return
       this.#default = next
       if (this.#raw === undefined) return
-      const rebuilt = this.#build(this.#raw, next)
-      const before = this.#current
-      this.#current = rebuilt
-      for (const l of this.#changeListeners) l(rebuilt, before)
+      this.#replace(this.#build(this.#raw, next))
     } catch (err) {
       if (!this.#lifecycle.signal.aborted) for (const l of this.#errorListeners) l(asConnectError(err))
     }
+  }
+
+  #replace (rebuilt: Intentions): void {
+    const before = this.#current
+    this.#current = rebuilt
+    for (const l of this.#changeListeners) l(rebuilt, before)
   }
 
   #build (raw: readonly Intention[], def: DefaultDecision | undefined): Intentions {

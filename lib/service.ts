@@ -63,7 +63,7 @@ import { parseSpiffeId } from './spiffe-id.js'
 import type { SpiffeId } from './spiffe-id.js'
 import { attachTls, createHttp2Server, createHttpsServer, createTlsServer, tlsGuardOf } from './tls/server.js'
 import type { TlsGuard } from './tls/guard.js'
-import type { ConnectionDecision, RefusedConnection, TlsErrorInfo } from './tls/guard-events.js'
+import type { RefusedConnection, TlsErrorInfo } from './tls/guard-events.js'
 import type { Http2Options, HttpsOptions, TlsServerOptions } from './tls/options.js'
 
 /** What `identity` reports about the current leaf. Frozen. */
@@ -486,8 +486,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
       ...extra,
       source: this.#source,
       authorizer: http ? this.#httpConnectionAuthorizer : this.#authorizer,
-      ...(this.#options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.#options.handshakeTimeoutMs } : {}),
-      onDecision: (decision: ConnectionDecision) => { if (!decision.allowed) this.emit('refused', decision) }
+      ...(this.#options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.#options.handshakeTimeoutMs } : {})
     } as unknown as T
   }
 
@@ -499,6 +498,8 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   #adopt (guard: TlsGuard, http: boolean): void {
     this.#guards.add(guard)
     guard.on('tlsError', (info) => this.emit('tlsError', info))
+    // Refusals only: with nobody listening for accepted connections the guard builds no event for them.
+    guard.on('refused', (event) => this.emit('refused', event))
     this.#connections.track(guard.server, http ? this.#httpConnectionAuthorizer : this.#authorizer)
     if (http) {
       // Not removed by close(): requests on keep-alive connections still open afterwards stay decided (from

@@ -300,13 +300,17 @@ describe('ConnectService', () => {
     it('keeps the last good intentions when an answer holds a malformed intention, and reports it', async () => {
       agent.upsertIntention('web', 'db', { Action: 'allow' })
       const { db } = await meshPair()
-      const before = db.intentions
+      // The watch's blocking request may already be parked at the agent (faults apply to requests arriving
+      // later), in which case the change is delivered first and the next request gets the fault.
+      let lastGood = db.intentions
+      db.on('intentions', (next) => { lastGood = next })
       const errored = once(db, 'error')
       agent.fault({ path: '/v1/connect/intentions/match', body: { db: [{ SourceName: 'we*', SourceNS: 'default', DestinationName: 'db', DestinationNS: 'default', Action: 'allow', Precedence: 9 }] } })
       agent.upsertIntention('api', 'db', { Action: 'deny' })
       const [err] = await errored as [ConnectError]
       assert.equal(err.code, 'ERR_CONNECT_INTENTION_INVALID')
-      assert.equal(db.intentions, before, 'the last good snapshot is kept')
+      assert.equal(db.intentions, lastGood, 'the last good snapshot is kept')
+      assert.ok(db.intentions?.intentions.every((i) => i.SourceName !== 'we*'), 'the malformed intention was not taken')
       assert.equal(db.authorize(`spiffe://${agent.trustDomain}/ns/default/dc/dc1/svc/web`).allowed, true)
     })
 

@@ -161,17 +161,23 @@ export class TlsGuard extends EventEmitter<TlsGuardEvents> {
   }
 
   readonly #onSecureConnection = (socket: TLSSocket): void => {
-    const remoteAddress = socket.remoteAddress
-    const resumed = socket.isSessionReused()
     const outcome = this.#decide(socket)
     if (outcome.allowed) {
       setPeer(socket, outcome.peer)
       this.counters.countAccepted()
-      const event: AcceptedConnection = Object.freeze({ allowed: true, peer: outcome.peer, decision: outcome.decision, remoteAddress, resumed })
-      this.emit('accepted', event)
-      this.#observe(event)
+      // The event is built only when someone takes it: reading remoteAddress makes Node keep an address
+      // object on every socket, and accepted connections are the hot path.
+      if (this.listenerCount('accepted') > 0 || this.#onDecision !== undefined || decisionChannel.hasSubscribers) {
+        const event: AcceptedConnection = Object.freeze({
+          allowed: true, peer: outcome.peer, decision: outcome.decision, remoteAddress: socket.remoteAddress, resumed: socket.isSessionReused()
+        })
+        this.emit('accepted', event)
+        this.#observe(event)
+      }
       return
     }
+    const remoteAddress = socket.remoteAddress
+    const resumed = socket.isSessionReused()
     // Synchronously, inside the first secureConnection listener: no application byte has been read yet.
     socket.destroy()
     this.#refused({ ...outcome, remoteAddress, resumed })

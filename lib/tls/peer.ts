@@ -14,8 +14,8 @@
  * 6. the leaf inside its validity window *now*: a resumed session carries the verification made when it was
  *    first established, possibly before the leaf expired — else ERR_CONNECT_CERT_EXPIRED / _NOT_YET_VALID.
  *
- * Parsed certificates are cached by SHA-256 fingerprint (a bounded map): the same few peer leaves come back
- * on every connection, and parsing costs far more than the lookup.
+ * Steps 3–5 are cached by SHA-256 fingerprint (a bounded map) together with the frozen {@link Peer} they
+ * produce: the same few peer leaves come back on every connection, and parsing costs far more than the lookup.
  */
 import type { TLSSocket } from 'node:tls'
 import type { Peer } from '../authz/authorizer.js'
@@ -33,7 +33,9 @@ export type PeerCheck =
 
 const kPeer = Symbol('consul-connect-native.tls.peer')
 const CACHE_SIZE = 512
-const parsed = new Map<string, Certificate>()
+/** A cached identity: the frozen answer for an acceptable leaf with its certificate, or the refusal. */
+type Identified = { readonly ok: true, readonly peer: Peer, readonly certificate: Certificate } | Extract<PeerCheck, { ok: false }>
+const identities = new Map<string, Identified>()
 
 /** Checks the peer of a server-side socket whose handshake completed (see the module comment). Never throws. */
 export function checkPeer (socket: TLSSocket, now: number = Date.now()): PeerCheck {
@@ -51,25 +53,17 @@ export function checkPeer (socket: TLSSocket, now: number = Date.now()): PeerChe
     const name = verifyErrorName(socket.authorizationError)
     return refuse(certificateCodeOf(name), `client certificate does not verify against the current roots: ${name}`)
   }
-  let certificate: Certificate
-  let id: SpiffeId
-  try {
-    certificate = parsePeerCertificate(peerCert.raw, peerCert.fingerprint256)
-    id = parseSpiffeId(spiffeUriOf(certificate))
-  } catch (err) {
-    const code = err instanceof ConnectError ? err.code : 'ERR_CONNECT_CERT_PARSE'
-    return refuse(code, `client certificate: ${(err as Error)?.message ?? String(err)}`)
-  }
-  if (id.kind !== 'service') {
-    return refuse('ERR_CONNECT_PEER_VERIFICATION', `client ${id.uri} is a ${id.kind} identity, not a service`)
-  }
+  const checked = identityOf(peerCert.raw, peerCert.fingerprint256)
+  if (!checked.ok) return checked
+  // Validity is judged per connection: the same cached leaf expires while it is being used.
+  const certificate = checked.certificate
   if (now < certificate.notBefore.getTime()) {
     return refuse('ERR_CONNECT_CERT_NOT_YET_VALID', `client certificate ${certificate.serial} is not valid before ${certificate.notBefore.toISOString()}`)
   }
   if (now > certificate.notAfter.getTime()) {
     return refuse('ERR_CONNECT_CERT_EXPIRED', `client certificate ${certificate.serial} expired at ${certificate.notAfter.toISOString()}`)
   }
-  return { ok: true, peer: Object.freeze({ id, certificate }) }
+  return checked // the cached frozen answer: no allocation for a returning peer
 }
 
 /**
@@ -90,18 +84,33 @@ export function setPeer (socket: TLSSocket, peer: Peer): void {
   Object.defineProperty(socket, kPeer, { value: peer, configurable: true, enumerable: false, writable: false })
 }
 
-function refuse (code: ErrorCode, reason: string): PeerCheck {
-  return { ok: false, code, reason }
+function refuse (code: ErrorCode, reason: string): Extract<PeerCheck, { ok: false }> {
+  return Object.freeze({ ok: false, code, reason })
 }
 
-function parsePeerCertificate (der: Buffer, key: string): Certificate {
-  const cached = parsed.get(key)
+/**
+ * Steps 3–5 for a leaf, cached by fingerprint: they depend on the DER alone, so a peer that comes back gets
+ * the same frozen {@link Peer} (no parse, no allocation), and a malformed leaf is refused without parsing it
+ * again. Validity and the chain are not cached: they depend on the time and on the roots.
+ */
+function identityOf (der: Buffer, fingerprint: string): Identified {
+  const cached = identities.get(fingerprint)
   if (cached !== undefined) return cached
-  const certificate = parseCertificate(der)
+  let checked: Identified
+  try {
+    const certificate = parseCertificate(der)
+    const id: SpiffeId = parseSpiffeId(spiffeUriOf(certificate))
+    checked = id.kind === 'service'
+      ? Object.freeze({ ok: true, peer: Object.freeze({ id, certificate }), certificate })
+      : refuse('ERR_CONNECT_PEER_VERIFICATION', `client ${id.uri} is a ${id.kind} identity, not a service`)
+  } catch (err) {
+    const code = err instanceof ConnectError ? err.code : 'ERR_CONNECT_CERT_PARSE'
+    checked = refuse(code, `client certificate: ${(err as Error)?.message ?? String(err)}`)
+  }
   // Evict the oldest entry (Map iterates in insertion order): peers are few, a full map means churn.
-  if (parsed.size >= CACHE_SIZE) parsed.delete(parsed.keys().next().value!)
-  parsed.set(key, certificate)
-  return certificate
+  if (identities.size >= CACHE_SIZE) identities.delete(identities.keys().next().value!)
+  identities.set(fingerprint, checked)
+  return checked
 }
 
 // HTTP/2 hands out a Proxy for its socket; property reads (symbols included) reach the TLS socket. Getters
