@@ -663,7 +663,7 @@ function render (ctx: BenchContext, s: Settings, c: Comparison, paths: { native:
 export const scenario: Scenario = {
   id: 'latency',
   title: 'Request latency and throughput: native vs a pair of sidecars',
-  estimate: '~1.5 min (quick ~10 s)',
+  estimate: '1.5 min (quick 10 s)',
   run
 }
 

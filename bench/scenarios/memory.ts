@@ -473,7 +473,7 @@ async function run (ctx: BenchContext, snapshotDir?: string): Promise<ScenarioRe
 export const scenario: Scenario = {
   id: 'memory',
   title: 'Memory per idle mTLS connection',
-  estimate: '~3–4 min',
+  estimate: '3–4 min',
   run: (ctx) => run(ctx)
 }
 
