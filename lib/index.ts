@@ -44,6 +44,8 @@ export type { Authorizer, Decision, Peer, HttpRequestInfo } from './authz/author
 
 // the service facade
 export { ConnectService } from './service.js'
+export { serviceChannels } from './observe.js'
+export type { Logger, LogMethod } from './observe.js'
 export type { ConnectServiceOptions, ConnectServiceEvents, ServiceIdentity, ServerOptions, PeerInput } from './service.js'
 
 // credentials sources

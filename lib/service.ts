@@ -36,6 +36,8 @@ import type { Intentions } from './authz/intentions.js'
 import { certificateAuthenticator } from './authz/certificate-authenticator.js'
 import type { CertificateAuthenticator } from './authz/certificate-authenticator.js'
 import { LiveIntentions } from './live-intentions.js'
+import { isLogger, ServiceObserver } from './observe.js'
+import type { Logger, ObservedEvents } from './observe.js'
 import { guardRequests } from './tls/request-guard.js'
 import type { DeniedRequest } from './tls/request-guard.js'
 import { ConnectionTracker } from './connection-tracker.js'
@@ -121,6 +123,12 @@ export interface ConnectServiceOptions {
   readonly watch?: AgentCredentialsWatchOptions
   /** Options of the undici dispatcher behind `fetch` and `dispatcher()`. */
   readonly dispatcher?: Omit<MeshDispatcherOptions, 'source' | 'resolver'>
+  /**
+   * Where to log the service's events (ready, new leaf and roots, intention changes, closed connections at
+   * `info`; refusals and denials at `debug`; failed updates at `warn`, an expired leaf at `error`). Any object
+   * with some of `debug`, `info`, `warn`, `error` as `(message, fields) => void`, e.g. `console`. Default: none.
+   */
+  readonly logger?: Logger
 }
 
 // A type alias: EventEmitter's event map wants an index-signature-compatible type.
@@ -156,7 +164,8 @@ const optionsSchema = z.looseObject({
   liveEnforcement: z.boolean().optional(),
   maxConnectionLifetimeMs: z.number().int().positive().optional(),
   watch: z.record(z.string(), z.unknown()).optional(),
-  dispatcher: z.record(z.string(), z.unknown()).optional()
+  dispatcher: z.record(z.string(), z.unknown()).optional(),
+  logger: z.custom<Logger>(isLogger, 'expected an object whose debug, info, warn and error, when present, are functions').optional()
 })
 
 /** Inputs `authorize` accepts for the peer. */
@@ -178,6 +187,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   readonly #guards = new Set<TlsGuard>()
   readonly #webSocketServers = new Set<MeshWebSocketServer>()
   readonly #unsubscribe: Array<() => void> = []
+  readonly #observer: ServiceObserver
   #dispatcher: Dispatcher | undefined
   #identity: ServiceIdentity | undefined
   #readyEmitted = false
@@ -197,6 +207,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     }
     this.#options = options
     this.service = options.service
+    this.#observer = new ServiceObserver(options.service, options.logger)
 
     if (options.agent instanceof AgentClient) {
       this.#agent = options.agent
@@ -240,14 +251,14 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
       this.#unsubscribe.push(live.onError((err) => this.#emitError(err)))
       this.#unsubscribe.push(live.onChange((next) => {
         this.#maybeReady()
-        this.emit('intentions', next)
+        this.#emitEvent('intentions', next)
         if (options.liveEnforcement === true) this.#connections.reauthorize()
       }))
     }
     this.#httpConnectionAuthorizer = httpConnectionAuthorizer(this.#authorizer)
     this.#connections = new ConnectionTracker({
       ...(options.maxConnectionLifetimeMs !== undefined ? { maxLifetimeMs: options.maxConnectionLifetimeMs } : {}),
-      onClosed: (closed) => this.emit('connectionClosed', closed)
+      onClosed: (closed) => this.#emitEvent('connectionClosed', closed)
     })
 
     this.#unsubscribe.push(this.#source.onChange((next, _previous, change) => this.#onCredentials(next, change)))
@@ -497,16 +508,16 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
 
   #adopt (guard: TlsGuard, http: boolean): void {
     this.#guards.add(guard)
-    guard.on('tlsError', (info) => this.emit('tlsError', info))
+    guard.on('tlsError', (info) => this.#emitEvent('tlsError', info))
     // Refusals only: with nobody listening for accepted connections the guard builds no event for them.
-    guard.on('refused', (event) => this.emit('refused', event))
+    guard.on('refused', (event) => this.#emitEvent('refused', event))
     this.#connections.track(guard.server, http ? this.#httpConnectionAuthorizer : this.#authorizer)
     if (http) {
       // Not removed by close(): requests on keep-alive connections still open afterwards stay decided (from
       // the last intentions), never waved through. Attaching the server to another service replaces it.
       guardRequests(guard.server, {
         authorizer: this.#authorizer,
-        onDenied: (denied) => this.emit('requestDenied', denied)
+        onDenied: (denied) => this.#emitEvent('requestDenied', denied)
       })
     }
   }
@@ -526,10 +537,10 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     if (change.identityChanged && next.identity !== undefined) {
       const previous = this.#identity
       this.#identity = summarise(next)
-      if (previous !== undefined && this.#identity !== undefined) this.emit('leaf', this.#identity)
+      if (previous !== undefined && this.#identity !== undefined) this.#emitEvent('leaf', this.#identity)
     }
     if (change.bundleChanged && next.bundle !== undefined && this.#readyEmitted) {
-      this.emit('roots', { trustDomain: next.bundle.trustDomain, roots: next.bundle.roots.length })
+      this.#emitEvent('roots', { trustDomain: next.bundle.trustDomain, roots: next.bundle.roots.length })
     }
     this.#maybeReady()
   }
@@ -542,11 +553,21 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
     if (this.#intentions !== undefined && this.#intentions.current === undefined) return
     this.#readyEmitted = true
     // Let a constructor caller attach listeners before 'ready' fires for preloaded sources.
-    queueMicrotask(() => this.emit('ready'))
+    queueMicrotask(() => {
+      this.#observer.observe('ready', this.#identity)
+      this.emit('ready')
+    })
+  }
+
+  /** Reports an event to the logger and the service channels, then emits it. */
+  #emitEvent<K extends Exclude<keyof ObservedEvents, 'ready' | 'error'>> (event: K, arg: ObservedEvents[K][0] & ConnectServiceEvents[K][0]): void {
+    ;(this.#observer.observe as (event: K, arg: unknown) => void)(event, arg)
+    ;(this.emit as (event: K, arg: unknown) => boolean)(event, arg)
   }
 
   #emitError (err: ConnectError): void {
     // An unheard 'error' event would throw; the last good state keeps serving regardless.
+    this.#observer.observe('error', err)
     if (this.listenerCount('error') > 0) this.emit('error', err)
   }
 }
