@@ -396,24 +396,20 @@ function findings (done: ReadonlyArray<{ pair: Pair, comparison: Comparison }>):
       `(${kib(heap.baseline.median)} → ${kib(heap.candidate.median)} KiB), ${kib(rss.candidate.median - rss.baseline.median)} KiB of RSS (noisy).`)
   }
   lines.push('',
-    'Where the extra heap goes (heap snapshots of one child per kind before and after 200 connections, ' +
-      '`npx tsx bench/scenarios/memory.ts --quick --heap-snapshot <dir>`, compared by object shape; taken when this scenario was written):',
+    'History: when this scenario was first run, the library held about 330 bytes more heap per connection than plain Node. ' +
+      'Heap snapshots (`npx tsx bench/scenarios/memory.ts --quick --heap-snapshot <dir>`, compared by object shape) put it in two places, ' +
+      'both since removed:',
     '',
-    '- about 225 bytes: the verified peer that the guard keeps on each accepted socket (`setPeer`, lib/tls/peer.ts). `checkPeer` ' +
-      'shares the parsed certificate through its fingerprint cache, but builds a new `SpiffeId` on every connection ' +
-      '(`parseSpiffeId(spiffeUriOf(certificate))`: an 80-byte object plus fresh `trustDomain`, `namespace`, `datacenter` and `service` ' +
-      'strings, about 105 bytes) and a new frozen `{ id, certificate }` (40 bytes). Both depend only on the certificate, so a cached ' +
-      '`Peer` per fingerprint would bring this close to zero;',
-    '- about 90 bytes: the `{ address, family, port }` object (and address string) that Node caches on the socket the first time ' +
-      '`remoteAddress` is read (`net.Socket#_getpeername`). The guard reads `socket.remoteAddress` on every connection for its ' +
-      '`accepted`/`refused` events (lib/tls/guard.ts, `#onSecureConnection`) even when nobody listens; a plain server never reads it;',
-    '- up to 16 bytes: a larger property store on the socket itself for the peer symbol (seen on raw TLS sockets);',
-    '- the rest is one-off, not per connection: code V8 compiles for the library\'s per-connection path while the connections ' +
-      'open (about 20 KB, which weighs less the more connections are measured), and the occasional 8 KiB buffer-pool slab that also ' +
-      'shows in `external`/`arrayBuffers`.',
+    '- about 225 bytes: the verified peer kept on each accepted socket was rebuilt per connection (a new `SpiffeId` with its strings, ' +
+      'and a new frozen `{ id, certificate }`). lib/tls/peer.ts now caches the whole frozen `Peer` by leaf fingerprint, so returning ' +
+      'peers share one object;',
+    '- about 90 bytes: reading `socket.remoteAddress` for the guard\'s `accepted` event makes Node keep an address object on every ' +
+      'socket (`net.Socket#_getpeername`). lib/tls/guard.ts now builds that event only when something listens for it.',
     '',
-    'Most of the RSS per connection is native (OpenSSL\'s per-connection state, Node\'s TLS wrap, the libuv handle), the same ' +
-      'for both servers: the library\'s few hundred bytes of heap are well inside the noise of the RSS figures.')
+    'What may remain is up to 16 bytes of socket property storage for the peer symbol, and one-off costs that weigh less the more ' +
+      'connections are measured: code V8 compiles for the per-connection path (about 20 KB) and the occasional 8 KiB buffer-pool slab ' +
+      'that also shows in `external`/`arrayBuffers`. Most of the RSS per connection is native (OpenSSL\'s per-connection state, ' +
+      'Node\'s TLS wrap, the libuv handle), the same for both servers.')
   return lines.join('\n')
 }
 
