@@ -211,6 +211,7 @@ describe('ConnectService', () => {
     }
 
     it('applies L7 permissions per request on HTTP servers: GET /orders allowed, POST /admin answered 403 with the reason, connection kept', async () => {
+      agent.setServiceDefaults('db', { Protocol: 'http' })
       agent.setIntentions('db', [{
         Name: 'web',
         Permissions: [
@@ -240,6 +241,7 @@ describe('ConnectService', () => {
     })
 
     it('refuses an L7-matched peer on a raw TLS server, as Consul does', async () => {
+      agent.setServiceDefaults('db', { Protocol: 'http' })
       agent.setIntentions('db', [{ Name: 'web', Permissions: [{ Action: 'allow', HTTP: { PathPrefix: '/' } }] }])
       const { db } = await meshPair()
       const server = await listening(db.createTlsServer({}, (socket) => socket.end('no')))

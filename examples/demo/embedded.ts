@@ -25,6 +25,7 @@ export async function embeddedEnvironment (): Promise<Environment> {
       agent.upsertIntention(source, destination, { Action: 'deny' })
     },
     setL7: async (source: string, destination: string, permissions: readonly IntentionPermission[]) => {
+      agent.setServiceDefaults(destination, { Protocol: 'http' }) // as in Consul, L7 permissions need an HTTP protocol
       agent.setIntentions(destination, [{ Name: source, Permissions: permissions }])
     },
     rotateRoot: async () => {

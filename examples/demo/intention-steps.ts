@@ -85,10 +85,8 @@ export const layer7: Step = {
     narrator.say('Intentions can also judge HTTP requests (L7): a list of permissions tried in order, the ' +
       'first match deciding. For db: allow GET on /orders, deny everything else. db accepts the connection ' +
       'and decides each request; a denied one is answered 403 with the reason.')
-    if (env.kind === 'consul') {
-      narrator.say('Consul accepts HTTP permissions only for a service whose protocol is http, so db\'s ' +
-        'service-defaults config entry declares it first.')
-    }
+    narrator.say('Consul accepts HTTP permissions only for a service whose protocol is http, so db\'s ' +
+      'service-defaults config entry declares it first.')
     await changeIntentions(cast, env, () => env.setL7(WEB, DB, [
       { Action: 'allow', HTTP: { PathPrefix: '/orders', Methods: ['GET'] } },
       { Action: 'deny', HTTP: { PathPrefix: '/' } }

@@ -70,7 +70,11 @@ async function testAgentPlayground (): Promise<Playground> {
     agent: { address: agent.address, env: false },
     testAgent: agent,
     async register (service, port) { agent.registerService({ name: service, id: `${service}-${port}`, port }) },
-    async setIntentions (destination, sources) { agent.setIntentions(destination, sources) },
+    async setIntentions (destination, sources) {
+      // As in Consul, L7 permissions need an HTTP-based protocol (service-defaults).
+      if (sources.some((source) => (source.Permissions?.length ?? 0) > 0)) agent.setServiceDefaults(destination, { Protocol: 'http' })
+      agent.setIntentions(destination, sources)
+    },
     async rotateRoot () { await agent.rotateRoot() },
     async close () { await agent.close() }
   }

@@ -3,7 +3,7 @@
  *
  * - {@link TestCA}: an in-memory CA issuing Consul-shaped roots and leaves.
  * - {@link TestAgent}: a real HTTP server on 127.0.0.1 answering the agent endpoints the library uses,
- *   with controls (rotation, intentions, instances), fault injection and a request log.
+ *   with controls (rotation, intentions, service protocols, instances), fault injection and a request log.
  */
 export { TestCA, TestIntermediate } from './test-ca.js'
 export type { TestCAOptions, IssueLeafOptions, IssuedLeaf, CreateIntermediateOptions, TestExtKeyUsage } from './test-ca.js'
@@ -19,3 +19,4 @@ export type {
   ServiceIntentionSource, ServiceIntentionsEntry, ExactIntentionBody, IntentionPermission, IntentionHeaderPermission
 } from './test-agent-intention-input.js'
 export type { Intention } from './test-agent-intention-shapes.js'
+export type { ServiceDefaultsEntry, ProxyDefaultsEntry } from './test-agent-defaults.js'

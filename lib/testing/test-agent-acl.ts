@@ -7,7 +7,8 @@
  * deny a write on a service the token names only for read; this model allows it.
  *
  * Implied grants follow Consul: `service:write` implies `service:read`; read or write on a service implies
- * `intention:read` on it; `intentionsWrite` implies `intentionsRead`; `management` grants everything.
+ * `intention:read` on it; `intentionsWrite` implies `intentionsRead`; `operator:write` implies `mesh:write`
+ * (which `proxy-defaults` writes need); `management` grants everything.
  *
  * Texts, from Consul's `acl/errors.go`: an unknown token gets `ACL not found`; a denial is either the bare
  * `Permission denied` (what some endpoints answer) or the attributed form
@@ -31,7 +32,7 @@ export interface TestAgentTokenPolicy {
   readonly intentionsRead?: boolean
   /** `intention:write` (and read) on every service. */
   readonly intentionsWrite?: boolean
-  /** `operator:write` (CA configuration). */
+  /** `operator:write` (CA configuration), and so `mesh:write` (`proxy-defaults`). */
   readonly operatorWrite?: boolean
   /** `agent:read` on the agent's node (`/v1/agent/self`). */
   readonly agentRead?: boolean
@@ -45,9 +46,9 @@ export interface TestAgentAclOptions {
   readonly tokens?: Readonly<Record<string, TestAgentTokenPolicy>>
 }
 
-export type AclResource = 'service' | 'intention' | 'operator' | 'agent'
+export type AclResource = 'service' | 'intention' | 'operator' | 'mesh' | 'agent'
 
-/** One permission an endpoint needs. `name` is absent for global resources (operator). */
+/** One permission an endpoint needs. `name` is absent for global resources (operator, mesh). */
 export interface AclPermission {
   readonly resource: AclResource
   readonly access: 'read' | 'write'
@@ -126,6 +127,7 @@ function grants (policy: TestAgentTokenPolicy, p: AclPermission): boolean {
       return p.access === 'read' &&
         (policy.intentionsRead === true || covers(policy.serviceWrite, p.name) || covers(policy.serviceRead, p.name))
     case 'operator':
+    case 'mesh':
       return policy.operatorWrite === true
     case 'agent':
       return p.access === 'read' && policy.agentRead === true

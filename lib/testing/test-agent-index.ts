@@ -2,16 +2,17 @@
  * The TestAgent's indexes and blocking-query wake-ups.
  *
  * Like Consul's Raft log, one counter orders every write; each resource (`roots`, `intentions`,
- * `catalog`, `leaf:<service>`, `ca-config`) remembers the counter value of its last change, which is what
- * its answers carry as `X-Consul-Index`. A blocking request waits until its resource's index passes the
- * `index` it sent, or its wait ends, or it is released (client gone, agent closing).
+ * `catalog`, `leaf:<service>`, `ca-config`, `defaults` for service-defaults and proxy-defaults) remembers
+ * the counter value of its last change, which is what its answers carry as `X-Consul-Index`. A blocking
+ * request waits until its resource's index passes the `index` it sent, or its wait ends, or it is released
+ * (client gone, agent closing).
  */
 
 /** The first index the agent reports: above 1, as a real cluster's are after bootstrap writes. */
 export const FIRST_INDEX = 10
 
 /** Resource keys whose index exists from the start (others start at their first write). */
-export const BASE_RESOURCES = ['roots', 'intentions', 'catalog', 'ca-config'] as const
+export const BASE_RESOURCES = ['roots', 'intentions', 'catalog', 'ca-config', 'defaults'] as const
 
 export class IndexBoard {
   #raft = FIRST_INDEX

@@ -47,7 +47,10 @@ export interface ServiceIntentionSource {
   readonly SamenessGroup?: string
   /** L4 action; omit it when `Permissions` are given. */
   readonly Action?: 'allow' | 'deny'
-  /** L7 permissions; the agent's authorize and check endpoints treat them as deny. */
+  /**
+   * L7 permissions, refused unless the destination's protocol is HTTP-like (`service-defaults` or
+   * `proxy-defaults`, as in Consul); the agent's authorize and check endpoints treat them as deny.
+   */
   readonly Permissions?: readonly IntentionPermission[]
   readonly Description?: string
   /** Always `consul` (the default). */

@@ -5,10 +5,12 @@
  * Status codes and texts follow Consul's agent/intentions_endpoint.go and agent/config_endpoint.go,
  * including its quirks: a missing query parameter is a 500 (`required query parameter 'by' not set`), a
  * validation failure of a written entry is a 500 with Consul's message, exact-intention ACL denials are the
- * bare `Permission denied`. Only `service-intentions` config entries are stored; writing another kind is
- * refused with a 400 that says so, reading one finds nothing.
+ * bare `Permission denied`. Config entries of kinds `service-intentions`, `service-defaults` and
+ * `proxy-defaults` are stored (the last two are handled in test-agent-defaults-routes.ts); writing another kind
+ * is refused with a 400 that says so, reading one finds nothing.
  */
 import type { Exchange } from './test-agent-http.js'
+import { defaultsGetOrDelete, defaultsPut, PROXY_DEFAULTS, SERVICE_DEFAULTS } from './test-agent-defaults-routes.js'
 import { decodeEntry, decodeExactBody } from './test-agent-intention-input.js'
 import type { ServiceRef } from './test-agent-intentions.js'
 import { intentionAllows, parseServiceRef } from './test-agent-intentions.js'
@@ -103,7 +105,10 @@ async function configPut (core: AgentCore, ex: Exchange): Promise<void> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return ex.text(400, 'Request decoding failed: expected a JSON object')
   const kind = field(value, 'Kind')
   if (typeof kind !== 'string' || kind === '') return ex.text(400, 'Request decoding failed: Payload does not contain a kind/Kind key at the top level')
-  if (kind !== KIND) return ex.text(400, `Request decoding failed: the TestAgent stores only config entries of kind "${KIND}", got ${JSON.stringify(kind)}`)
+  if (kind === SERVICE_DEFAULTS || kind === PROXY_DEFAULTS) return defaultsPut(core, ex, kind, value)
+  if (kind !== KIND) {
+    return ex.text(400, `Request decoding failed: the TestAgent stores only config entries of kinds "${KIND}", "${SERVICE_DEFAULTS}" and "${PROXY_DEFAULTS}", got ${JSON.stringify(kind)}`)
+  }
   const entry = decodeEntry(value)
   if (typeof entry === 'string') return ex.text(400, `Request decoding failed: ${entry}`)
   if (ex.denied({ resource: 'intention', access: 'write', name: entry.Name ?? '' })) return
@@ -116,6 +121,7 @@ async function configGetOrDelete (core: AgentCore, ex: Exchange, kindAndName: st
   const slash = kindAndName.indexOf('/')
   const kind = slash < 0 ? kindAndName : kindAndName.slice(0, slash)
   const name = slash < 0 ? undefined : kindAndName.slice(slash + 1)
+  if (kind === SERVICE_DEFAULTS || kind === PROXY_DEFAULTS) return defaultsGetOrDelete(core, ex, kind, name)
   if (ex.method === 'DELETE') {
     if (name === undefined) return ex.text(404, 'Must provide both a kind and name to delete')
     if (kind === KIND) {

@@ -4,7 +4,9 @@
  *
  * Semantics follow Consul's state store and agent (agent/structs/config_entry_intentions.go,
  * agent/consul/state/intention.go, agent/connect/authz.go):
- * - writing an entry validates and normalizes it (test-agent-intention-shapes.ts);
+ * - writing an entry validates and normalizes it (test-agent-intention-shapes.ts); an entry with L7
+ *   permissions is then refused unless its destination's protocol is HTTP-like (test-agent-defaults.ts),
+ *   as Consul's state store refuses it;
  * - an intention matches a destination when partitions are equal (empty means `default`) and namespace and
  *   name are equal or `*`; a source likewise, and its peer must be equal (none for local services);
  * - lists are in evaluation order ({@link compareIntentions}); the first intention matching both ends
@@ -27,18 +29,33 @@ export interface ServiceRef {
 
 const WILDCARD = '*'
 
+/** A service by partition, namespace and name, as config entries name it (absent or empty means the default). */
+export interface ServiceKey {
+  readonly name: string
+  readonly namespace?: string | undefined
+  readonly partition?: string | undefined
+}
+
+/** Consul's refusal of L7 permissions on `destination` (its protocol is not HTTP-like), or `undefined`. */
+export type L7Check = (destination: ServiceKey) => string | undefined
+
 /** The agent's intentions. Every successful write bumps the `intentions` index (waking blocked queries). */
 export class IntentionStore {
   readonly #board: IndexBoard
+  readonly #l7Check: L7Check
   readonly #entries = new Map<string, StoredEntry>()
 
-  constructor (board: IndexBoard) {
+  constructor (board: IndexBoard, l7Check: L7Check) {
     this.#board = board
+    this.#l7Check = l7Check
   }
 
-  /** Validates, normalizes and stores an entry (replacing the destination's). Returns Consul's error text on failure. */
+  /**
+   * Validates, normalizes and stores an entry (replacing the destination's). Returns Consul's error text on
+   * failure: the entry's own validation first, then the protocol check of L7 permissions.
+   */
   put (input: DecodedEntry): string | undefined {
-    const problem = validateEntry(input)
+    const problem = validateEntry(input) ?? this.#l7Problem(input)
     if (problem !== undefined) return problem
     const key = keyOf({ name: input.Name!, namespace: input.Namespace, partition: input.Partition })
     const index = this.#board.bump('intentions')
@@ -125,6 +142,13 @@ export class IntentionStore {
     return this.matchDestination(destination).find((i) => coversSource(i, source))
   }
 
+  /** Consul checks the protocol only of entries with permissions on a concrete destination. */
+  #l7Problem (input: DecodedEntry): string | undefined {
+    const l7 = (input.Sources ?? []).some((s) => (s.Permissions?.length ?? 0) > 0)
+    if (!l7 || input.Name === WILDCARD || input.Namespace === WILDCARD) return undefined
+    return this.#l7Check({ name: input.Name!, namespace: input.Namespace, partition: input.Partition })
+  }
+
   #all (): Intention[] {
     return [...this.#entries.values()].flatMap((e) => e.sources.map((s) => toIntention(e, s)))
   }
@@ -177,7 +201,8 @@ function coversSource (i: Intention, s: ServiceRef): boolean {
     (i.SourceName === WILDCARD || i.SourceName === s.name)
 }
 
-function keyOf (ref: { name: string, namespace?: string | undefined, partition?: string | undefined }): string {
+/** The map key of a service: partition, namespace and name, defaults applied. */
+export function keyOf (ref: ServiceKey): string {
   return JSON.stringify([partitionOf(ref.partition), orDefault(ref.namespace), ref.name])
 }
 

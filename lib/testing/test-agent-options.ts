@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { InvalidOptionError } from '../errors.js'
 import type { TestAgentAclOptions } from './test-agent-acl.js'
+import { PROTOCOLS } from './test-agent-defaults.js'
 import { TestCA } from './test-ca.js'
 
 /** How to start a TestAgent. Every field is optional. */
@@ -23,6 +24,12 @@ export interface TestAgentOptions {
   readonly leafTtlMs?: number
   /** Consul 1.18+'s `default_intention_policy`: decides when no intention matches, before ACLs. */
   readonly defaultIntentionPolicy?: 'allow' | 'deny'
+  /**
+   * The protocol of every service without a `service-defaults` entry, as the global `proxy-defaults` entry
+   * `{ Config: { protocol } }` sets it (the agent starts with that entry). L7 intentions (with `Permissions`)
+   * need an HTTP-like one: `http`, `http2` or `grpc`. Default: none, so `tcp`, as in Consul.
+   */
+  readonly protocol?: 'tcp' | 'http' | 'http2' | 'grpc'
   /** Port on 127.0.0.1. Default 0: a free port chosen by the system. */
   readonly port?: number
 }
@@ -54,6 +61,8 @@ const optionsSchema = z.strictObject({
   }).optional(),
   leafTtlMs: z.number().int().min(1000, 'expected at least 1000 (1 s)').optional(),
   defaultIntentionPolicy: z.enum(['allow', 'deny']).optional(),
+  // Any case, as Consul compares protocols.
+  protocol: z.string().refine((p) => (PROTOCOLS as readonly string[]).includes(p.toLowerCase()), `expected one of ${PROTOCOLS.join(', ')}`).optional(),
   port: z.number().int().min(0).max(65535).optional()
 })
 

@@ -17,6 +17,7 @@ import { parseSpiffeId } from '../spiffe-id.js'
 import type { CaState } from './test-agent-ca-state.js'
 import { leafJson } from './test-agent-ca-state.js'
 import type { Catalog } from './test-agent-catalog.js'
+import type { DefaultsStore } from './test-agent-defaults.js'
 import type { Exchange } from './test-agent-http.js'
 import type { IndexBoard } from './test-agent-index.js'
 import { intentionRoutes } from './test-agent-intention-routes.js'
@@ -36,6 +37,8 @@ export interface AgentCore {
   readonly board: IndexBoard
   readonly ca: CaState
   readonly intentions: IntentionStore
+  /** `service-defaults` and `proxy-defaults`: the services' protocols. */
+  readonly defaults: DefaultsStore
   readonly catalog: Catalog
   /** When the roots last changed (ms since epoch), for `X-Cache`/`Age`. */
   readonly rootsChangedAt: number

@@ -8,14 +8,17 @@
  * `POST /v1/agent/connect/authorize`, `GET /v1/agent/self`, `GET /v1/connect/ca/roots`,
  * `GET|PUT /v1/connect/ca/configuration`, `GET /v1/connect/intentions/match`,
  * `GET /v1/connect/intentions/check`, `GET|PUT|DELETE /v1/connect/intentions/exact`,
- * `PUT /v1/config` (kind `service-intentions`), `GET|DELETE /v1/config/<kind>[/<name>]`,
+ * `PUT /v1/config` (kinds `service-intentions`, `service-defaults`, `proxy-defaults`),
+ * `GET|DELETE /v1/config/<kind>[/<name>]`,
  * `GET /v1/health/connect/<service>`, `GET /v1/status/leader`.
  *
  * Blocking queries (`?index=N&wait=10s`) are held until that resource's `X-Consul-Index` passes N or the
  * wait ends (default 5 min, at most 10 min, no jitter), then answered with the current state.
  *
  * Controls change the agent's state as Consul would change it (root rotation, leaf renewal, intentions,
- * instances), inject faults, and observe requests. Everything the agent schedules is unref'd; `close()`
+ * service protocols, instances), inject faults, and observe requests. As in Consul, L7 intentions (sources
+ * with `Permissions`) need a destination whose protocol is HTTP-like (`service-defaults`, or the global
+ * `proxy-defaults`, or the `protocol` start option). Everything the agent schedules is unref'd; `close()`
  * ends held requests by destroying their sockets and releases every resource.
  */
 import { createServer } from 'node:http'
@@ -32,6 +35,8 @@ import { AclEngine } from './test-agent-acl.js'
 import { CaState } from './test-agent-ca-state.js'
 import { Catalog } from './test-agent-catalog.js'
 import type { TestAgentServiceRegistration } from './test-agent-catalog.js'
+import { decodeProxyDefaults, decodeServiceDefaults, DefaultsStore } from './test-agent-defaults.js'
+import type { ProxyDefaultsEntry, ServiceDefaultsEntry } from './test-agent-defaults.js'
 import type { RequestLogEntry } from './test-agent-http.js'
 import { IndexBoard } from './test-agent-index.js'
 import type { ExactIntentionBody, ServiceIntentionSource } from './test-agent-intention-input.js'
@@ -65,6 +70,7 @@ export class TestAgent {
   readonly #acl: AclEngine
   readonly #ca: CaState
   readonly #intentions: IntentionStore
+  readonly #defaults: DefaultsStore
   readonly #catalog: Catalog
   readonly #faults = new FaultSet()
   readonly #recorder = new RequestRecorder()
@@ -82,7 +88,10 @@ export class TestAgent {
     this.trustDomain = ca.trustDomain
     this.#acl = new AclEngine(options.acl)
     this.#ca = new CaState(this.#board, ca, { datacenter: this.datacenter, leafTtlMs: options.leafTtlMs ?? DEFAULT_LEAF_TTL_MS })
-    this.#intentions = new IntentionStore(this.#board)
+    // The two stores consult each other: L7 intentions need an HTTP-like protocol, protocol changes must keep it.
+    this.#intentions = new IntentionStore(this.#board, (destination) => this.#defaults.l7Refusal(destination))
+    this.#defaults = new DefaultsStore(this.#board, this.#intentions)
+    if (options.protocol !== undefined) this.#defaults.putProxy({ Name: 'global', Config: { protocol: options.protocol }, Meta: undefined })
     this.#catalog = new Catalog(this.#board, { name: this.nodeName, id: this.nodeId, datacenter: this.datacenter, address: '127.0.0.1', version: CONSUL_VERSION })
     const caState = this.#ca
     const core: AgentCore = {
@@ -94,6 +103,7 @@ export class TestAgent {
       board: this.#board,
       ca: this.#ca,
       intentions: this.#intentions,
+      defaults: this.#defaults,
       catalog: this.#catalog,
       get rootsChangedAt () { return caState.changedAt },
       aclEnabled: this.#acl.enabled,
@@ -172,7 +182,10 @@ export class TestAgent {
    * Replaces every intention whose destination is `destination` (the `service-intentions` config entry
    * named so), in Consul's wire format: `[{ Name: 'web', Action: 'allow' }, { Name: '*', Action: 'deny' }]`.
    * An empty list deletes the entry. `options.namespace`/`partition` place the destination (Enterprise
-   * shapes, `*` namespace included). Throws {@link InvalidOptionError} with Consul's validation message.
+   * shapes, `*` namespace included). Throws {@link InvalidOptionError} with Consul's validation message,
+   * and, as Consul, refuses `Permissions` unless the destination's protocol is HTTP-like
+   * ({@link setServiceDefaults}, {@link setProxyDefaults}): `service "db" has protocol "tcp", which is
+   * incompatible with L7 intentions permissions`.
    */
   setIntentions (destination: string, sources: readonly ServiceIntentionSource[], options: { readonly namespace?: string, readonly partition?: string, readonly meta?: Readonly<Record<string, string>> } = {}): void {
     checkName(destination, 'destination')
@@ -188,7 +201,8 @@ export class TestAgent {
 
   /**
    * Creates or replaces the intention from `source` to `destination` (names as the API writes them:
-   * `web`, `ns/web`, `ap/ns/web`), like `PUT /v1/connect/intentions/exact`. Throws {@link InvalidOptionError}.
+   * `web`, `ns/web`, `ap/ns/web`), like `PUT /v1/connect/intentions/exact`. Throws {@link InvalidOptionError}
+   * (with `Permissions`, unless the destination's protocol is HTTP-like, as {@link setIntentions}).
    */
   upsertIntention (source: string, destination: string, intention: ExactIntentionBody): void {
     const body = decodeExactBody(intention)
@@ -199,6 +213,53 @@ export class TestAgent {
   /** Deletes the intention from `source` to `destination`; false when there was none. */
   deleteIntention (source: string, destination: string): boolean {
     return this.#intentions.deleteExact(ref(source, 'source'), ref(destination, 'destination'))
+  }
+
+  /**
+   * Writes `service`'s `service-defaults` config entry (replacing it), in Consul's wire format:
+   * `{ Protocol: 'http' }`. The protocol (`tcp`, `http`, `http2` or `grpc`, any case, stored lower-cased; none
+   * means `tcp`) is what L7 intentions on `service` need to be HTTP-like; it wins over the global
+   * `proxy-defaults` one, even when it is none. `options.namespace`/`partition` place the service. Throws
+   * {@link InvalidOptionError} with Consul's message when the entry is invalid
+   * (`1 error occurred:\n\t* invalid value for protocol: bogus`) or would leave an L7 intention on a
+   * protocol that is not HTTP-like (`service "db" has protocol "tcp", which is incompatible with L7
+   * intentions permissions`); the stored entry is then unchanged.
+   */
+  setServiceDefaults (service: string, entry: Omit<ServiceDefaultsEntry, 'Kind' | 'Name' | 'Namespace' | 'Partition'>, options: { readonly namespace?: string, readonly partition?: string } = {}): void {
+    checkName(service, 'service')
+    const decoded = decodeServiceDefaults({ ...entry, Name: service, Namespace: options.namespace, Partition: options.partition })
+    const problem = 'status' in decoded ? decoded.text.replace(/^Request decoding failed: /, '') : this.#defaults.putService(decoded)
+    if (problem !== undefined) throw new InvalidOptionError('serviceDefaults', problem.trimEnd())
+  }
+
+  /**
+   * Deletes `service`'s `service-defaults` entry; false when there was none. Throws
+   * {@link InvalidOptionError} with Consul's message when that would leave an L7 intention on a protocol
+   * that is not HTTP-like (the protocol falls back to `proxy-defaults`, then `tcp`).
+   */
+  deleteServiceDefaults (service: string, options: { readonly namespace?: string, readonly partition?: string } = {}): boolean {
+    const outcome = this.#defaults.deleteService({ name: checkName(service, 'service'), ...options })
+    if ('problem' in outcome) throw new InvalidOptionError('serviceDefaults', outcome.problem)
+    return outcome.deleted
+  }
+
+  /**
+   * Writes the global `proxy-defaults` config entry (replacing it), in Consul's wire format:
+   * `{ Config: { protocol: 'http' } }`. `Config.protocol` is the protocol of every service without a
+   * `service-defaults` entry (none means `tcp`). Throws {@link InvalidOptionError} with Consul's message when
+   * that would leave an L7 intention on a protocol that is not HTTP-like; the stored entry is then unchanged.
+   */
+  setProxyDefaults (entry: Omit<ProxyDefaultsEntry, 'Kind' | 'Name'>): void {
+    const decoded = decodeProxyDefaults({ ...entry, Name: 'global' })
+    const problem = 'status' in decoded ? decoded.text.replace(/^Request decoding failed: /, '') : this.#defaults.putProxy(decoded)
+    if (problem !== undefined) throw new InvalidOptionError('proxyDefaults', problem.trimEnd())
+  }
+
+  /** Deletes the global `proxy-defaults` entry; false when there was none. Refused as {@link setProxyDefaults} is. */
+  deleteProxyDefaults (): boolean {
+    const outcome = this.#defaults.deleteProxy()
+    if ('problem' in outcome) throw new InvalidOptionError('proxyDefaults', outcome.problem)
+    return outcome.deleted
   }
 
   /** Registers a Connect-native instance (replacing one with the same ID); returns its ID. */

@@ -198,6 +198,7 @@ describe('agentAuthorize', () => {
     let agentClient: AgentClient
     before(async () => {
       agent = await TestAgent.start()
+      agent.setServiceDefaults('db', { Protocol: 'http' })
       agent.setIntentions('db', [
         { Name: 'web', Action: 'allow' },
         { Name: 'api', Permissions: [{ Action: 'allow', HTTP: { PathPrefix: '/' } }] },

@@ -61,7 +61,7 @@ const key = (i: { SourceName: string, SourceNS?: string | undefined, SourcePeer?
 describe('Intentions (properties)', () => {
   it(`agrees with the TestAgent's intention store on every decision (${RUNS} intention sets × 20 callers)`, () => {
     fc.assert(fc.property(uniqueSources(true), uniqueSources(false), fc.boolean(), fc.array(caller, { minLength: 20, maxLength: 20 }), (exact, wildcard, defaultAllow, callers) => {
-      const store = new IntentionStore(new IndexBoard())
+      const store = new IntentionStore(new IndexBoard(), () => undefined) // every destination's protocol is HTTP-like
       if (exact.length > 0) assert.equal(store.put({ Kind: 'service-intentions', Name: 'db', Sources: exact }), undefined)
       if (wildcard.length > 0) assert.equal(store.put({ Kind: 'service-intentions', Name: '*', Sources: wildcard }), undefined)
       const ix = new Intentions({ db: store.matchDestination({ name: 'db' }) }, { defaultAllow })

@@ -26,6 +26,7 @@ describe('consul-connect-native authz', () => {
     agent = await TestAgent.start()
     env = { CONSUL_HTTP_ADDR: agent.address }
     agent.setIntentions('db', [{ Name: 'web', Action: 'allow' }, { Name: 'batch', Action: 'deny' }, { Name: '*', Action: 'deny' }])
+    agent.setServiceDefaults('api', { Protocol: 'http' })
     agent.setIntentions('api', [{
       Name: 'web',
       Permissions: [

@@ -59,6 +59,7 @@ describe('consul-connect-native doctor', () => {
     })
 
     it('counts the destination\'s intentions, L7 ones apart', async () => {
+      agent.setServiceDefaults('web', { Protocol: 'http' })
       agent.setIntentions('web', [
         { Name: 'api', Action: 'allow' },
         { Name: 'ops', Permissions: [{ Action: 'allow', HTTP: { PathPrefix: '/admin' } }] }

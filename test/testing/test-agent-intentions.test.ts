@@ -27,6 +27,7 @@ describe('TestAgent', () => {
         { Name: '*', Namespace: '*', Action: 'allow' }
       ])
       agent.setIntentions('*', [{ Name: 'api', Action: 'allow' }, { Name: '*', Action: 'deny' }])
+      agent.setServiceDefaults('billing', { Protocol: 'http' })
       agent.setIntentions('billing', [{ Name: 'web', Permissions: [{ Action: 'allow', HTTP: { PathPrefix: '/' } }] }])
     })
 
@@ -175,6 +176,7 @@ describe('TestAgent', () => {
       assert.equal(read.Action, 'allow')
       assert.equal(read.Description, 'hello')
       assert.equal(read.Precedence, 9)
+      agent.setServiceDefaults('db', { Protocol: 'http' })
       await call(agent, EXACT, { method: 'PUT', body: { Permissions: [{ Action: 'deny', HTTP: { PathExact: '/admin', Methods: ['get'] } }] } })
       const replaced = (await call(agent, EXACT)).json()
       assert.equal(replaced.Action, undefined)
@@ -256,7 +258,7 @@ describe('TestAgent', () => {
       const typed = await call(agent, '/v1/config', { method: 'PUT', body: { Kind: 'service-intentions', Name: 'db', Sources: [{ Name: 7 }] } })
       assert.equal(typed.status, 400)
       assert.match(typed.text, /^Request decoding failed: Sources\[0\]\.Name: /)
-      const kind = await call(agent, '/v1/config', { method: 'PUT', body: { Kind: 'proxy-defaults', Name: 'global' } })
+      const kind = await call(agent, '/v1/config', { method: 'PUT', body: { Kind: 'service-router', Name: 'db' } })
       assert.equal(kind.status, 400)
       assert.match(kind.text, /^Request decoding failed: /)
     })
