@@ -16,17 +16,17 @@
  *
  * Who owns what: objects passed in (an `AgentClient`, a `CredentialsSource`, a `Resolver`) stay the caller's
  * and are not closed; objects the service created from options are.
+ *
+ * Its options, events and the types it reports are in service-options.ts.
  */
 import { EventEmitter } from 'node:events'
 import { Server as HttpsServerClass } from 'node:https'
 import type { Server as HttpsServer } from 'node:https'
 import type { Http2SecureServer } from 'node:http2'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
-import { X509Certificate } from 'node:crypto'
 import type { RequestListener } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { WebSocket } from 'ws'
-import { z } from 'zod'
 import { AgentClient } from './agent/client.js'
 import type { AgentClientOptions } from './agent/options.js'
 import type { AgentRequester } from './agent/blocking-query.js'
@@ -36,140 +36,31 @@ import type { Intentions } from './authz/intentions.js'
 import { certificateAuthenticator } from './authz/certificate-authenticator.js'
 import type { CertificateAuthenticator } from './authz/certificate-authenticator.js'
 import { LiveIntentions } from './live-intentions.js'
-import { isLogger, ServiceObserver } from './observe.js'
-import type { Logger, ObservedEvents } from './observe.js'
+import { httpConnectionAuthorizer, summarise, toPeer, validateServiceOptions } from './service-options.js'
+import type { ConnectServiceEvents, ConnectServiceOptions, PeerInput, ServerOptions, ServiceIdentity } from './service-options.js'
+import { ServiceObserver } from './observe.js'
+import type { ObservedEvents } from './observe.js'
 import { guardRequests } from './tls/request-guard.js'
-import type { DeniedRequest } from './tls/request-guard.js'
 import { ConnectionTracker } from './connection-tracker.js'
-import type { ClosedConnection } from './connection-tracker.js'
 import type { Authorizer, Decision, HttpRequestInfo, Peer } from './authz/authorizer.js'
 import { ConnectError, InvalidOptionError, abortError } from './errors.js'
 import { agentCredentials } from './identity/agent-source.js'
-import type { AgentCredentialsWatchOptions } from './identity/agent-source.js'
 import type { Credentials, CredentialsSource } from './identity/source.js'
-import { parseCertificate, spiffeUriOf } from './identity/x509.js'
-import type { Certificate } from './identity/x509.js'
 import { dialService } from './net/dial.js'
 import { consulResolver } from './net/consul-resolver.js'
 import type { ConsulResolver } from './net/consul-resolver.js'
 import type { Resolver, Target } from './net/resolver.js'
 import { meshDispatcher, meshFetch } from './net/undici.js'
-import type { MeshDispatcherOptions } from './net/undici.js'
 import { meshWebSocket } from './net/ws.js'
 import { parseMeshHost } from './net/mesh-host.js'
 import { createRequire } from 'node:module'
 import type { MeshWebSocketOptions } from './net/ws.js'
 import { attachWebSocketServer } from './net/ws-server.js'
 import type { AttachWebSocketOptions, MeshWebSocketServer, OnMeshWebSocket } from './net/ws-server.js'
-import { parseSpiffeId } from './spiffe-id.js'
-import type { SpiffeId } from './spiffe-id.js'
 import { attachTls, createHttp2Server, createHttpsServer, createTlsServer, tlsGuardOf } from './tls/server.js'
 import type { TlsGuard } from './tls/guard.js'
-import type { RefusedConnection, TlsErrorInfo } from './tls/guard-events.js'
 import type { Http2Options, HttpsOptions, TlsServerOptions } from './tls/options.js'
 
-/** What `identity` reports about the current leaf. Frozen. */
-export interface ServiceIdentity {
-  /** The leaf's SPIFFE ID URI. */
-  readonly spiffeId: string
-  /** The parsed SPIFFE ID. */
-  readonly id: SpiffeId
-  readonly service: string
-  readonly namespace: string
-  readonly partition: string
-  readonly datacenter: string
-  readonly trustDomain: string
-  /** Leaf serial, Consul colon-hex. */
-  readonly serial: string
-  readonly validAfter: Date
-  readonly validBefore: Date
-  /** Leaf then intermediates, PEM. */
-  readonly certPem: string
-}
-
-export interface ConnectServiceOptions {
-  /** The service name this process runs as (its leaf is issued for it). Required. */
-  readonly service: string
-  /**
-   * How to reach the local agent: options (merged over the `CONSUL_*` environment) or an `AgentClient` you own.
-   * Default: everything from the environment.
-   */
-  readonly agent?: AgentClientOptions | AgentClient
-  /** Where the leaf and roots come from. Default: the agent (live, watched). Pass `staticCredentials(...)` or
-   * `fileCredentials(...)` to run from fixed or file-based certificates. */
-  readonly credentials?: CredentialsSource
-  /**
-   * Decides every inbound connection (and, on HTTP servers, every request). Default: the service's intentions,
-   * watched from the agent and decided in-process with Consul's semantics.
-   */
-  readonly authorizer?: Authorizer
-  /** Settings of the default intentions authorizer (ignored when `authorizer` is given). */
-  readonly intentions?: {
-    /** Decision when no intention matches. Default: learned from the agent (default_intention_policy, else the ACL default). */
-    readonly defaultAllow?: boolean
-  }
-  /**
-   * Live enforcement: when the intentions change, re-decide every open connection and close those now denied
-   * (event 'connectionClosed' with the reason). Default false, as in Consul and its sidecars.
-   */
-  readonly liveEnforcement?: boolean
-  /** Close any inbound connection older than this, ms (event 'connectionClosed'). Default: no limit. */
-  readonly maxConnectionLifetimeMs?: number
-  /** Resolves mesh targets for `dial`, `fetch` and `webSocket`. Default: the agent's health/connect answers. */
-  readonly resolver?: Resolver
-  /** Handshake timeout of the servers this service creates or attaches to, ms. Default 10 000. */
-  readonly handshakeTimeoutMs?: number
-  /** Tuning of the leaf and roots watches (backoff, rate limit, wait). */
-  readonly watch?: AgentCredentialsWatchOptions
-  /** Options of the undici dispatcher behind `fetch` and `dispatcher()`. */
-  readonly dispatcher?: Omit<MeshDispatcherOptions, 'source' | 'resolver'>
-  /**
-   * Where to log the service's events (ready, new leaf and roots, intention changes, closed connections at
-   * `info`; refusals and denials at `debug`; failed updates at `warn`, an expired leaf at `error`). Any object
-   * with some of `debug`, `info`, `warn`, `error` as `(message, fields) => void`, e.g. `console`. Default: none.
-   */
-  readonly logger?: Logger
-}
-
-// A type alias: EventEmitter's event map wants an index-signature-compatible type.
-export type ConnectServiceEvents = {
-  /** Leaf, roots and (with the default authorizer) intentions are loaded: servers accept and clients dial. */
-  ready: []
-  /** A new leaf is in use for new connections (renewal or re-issue after a root rotation). */
-  leaf: [identity: ServiceIdentity]
-  /** The trusted roots changed (rotation, pruning). */
-  roots: [info: { trustDomain: string, roots: number }]
-  /** An update failed and was discarded; the last good state keeps serving. Only emitted when listened to. */
-  error: [error: ConnectError]
-  /** A connection was refused, with its reason. */
-  refused: [event: RefusedConnection]
-  /** A handshake failed before any decision (plain bytes, no shared protocol, timeout). */
-  tlsError: [info: TlsErrorInfo]
-  /** An HTTP request (or WebSocket upgrade) was answered 403 by L7 authorization. */
-  requestDenied: [denied: DeniedRequest]
-  /** An open connection was closed by live enforcement or its maximum lifetime. */
-  connectionClosed: [closed: ClosedConnection]
-  /** The intentions in force changed (only with the default intentions authorizer). */
-  intentions: [intentions: Intentions]
-}
-
-const optionsSchema = z.looseObject({
-  service: z.string().min(1, 'must be a non-empty service name').regex(/^[^/\s]+$/, 'must not contain "/" or whitespace'),
-  agent: z.union([z.instanceof(AgentClient), z.record(z.string(), z.unknown())]).optional(),
-  credentials: z.custom<CredentialsSource>((v) => typeof v === 'object' && v !== null && 'credentials' in v && typeof (v as CredentialsSource).onChange === 'function', 'expected a CredentialsSource').optional(),
-  authorizer: z.custom<Authorizer>((v) => typeof v === 'function', 'expected a function (peer, request?) => Decision').optional(),
-  resolver: z.custom<Resolver>((v) => typeof v === 'object' && v !== null && typeof (v as Resolver).resolve === 'function', 'expected an object with a resolve() method').optional(),
-  handshakeTimeoutMs: z.number().int().positive().optional(),
-  intentions: z.looseObject({ defaultAllow: z.boolean().optional() }).optional(),
-  liveEnforcement: z.boolean().optional(),
-  maxConnectionLifetimeMs: z.number().int().positive().optional(),
-  watch: z.record(z.string(), z.unknown()).optional(),
-  dispatcher: z.record(z.string(), z.unknown()).optional(),
-  logger: z.custom<Logger>(isLogger, 'expected an object whose debug, info, warn and error, when present, are functions').optional()
-})
-
-/** Inputs `authorize` accepts for the peer. */
-export type PeerInput = string | SpiffeId | Certificate | X509Certificate | Uint8Array
 
 export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   readonly service: string
@@ -199,12 +90,7 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
    */
   constructor (options: ConnectServiceOptions) {
     super()
-    const parsed = optionsSchema.safeParse(options)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      const field = issue?.path.join('.') || 'options'
-      throw new InvalidOptionError(field, issue?.message ?? 'invalid', { cause: parsed.error })
-    }
+    validateServiceOptions(options)
     this.#options = options
     this.service = options.service
     this.#observer = new ServiceObserver(options.service, options.logger)
@@ -572,11 +458,6 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   }
 }
 
-/** Options for `createServer`. */
-export interface ServerOptions {
-  /** Further Node server options (timeouts, limits); credentials, ALPN and verification are the library's. */
-  readonly serverOptions?: Record<string, unknown>
-}
 
 let wsClass: typeof WebSocket | undefined
 /** ws, loaded on first use only (so services that never use WebSockets never load it). */
@@ -585,60 +466,9 @@ function loadWsSync (): typeof WebSocket {
   return wsClass
 }
 
-/**
- * The connection-time authorizer of HTTP servers: a connection whose deciding intention has L7 permissions is
- * accepted, because each of its requests is then decided with the request (the request guard). Any other
- * decision stands as is.
- */
-function httpConnectionAuthorizer (authorizer: Authorizer): Authorizer {
-  return (peer) => {
-    const decision = safeAuthorize(authorizer, peer)
-    if (decision.allowed) return decision
-    const permissions = (decision.intention as { Permissions?: readonly unknown[] } | undefined)?.Permissions
-    if (permissions !== undefined && permissions.length > 0) {
-      return { allowed: true, reason: `${decision.reason}; connection accepted, each request is decided`, layer: 'L4', intention: decision.intention }
-    }
-    return decision
-  }
-}
-
 function isHttpServer (server: object): boolean {
   // https.Server, and http2's secure server (an internal class, recognised by name).
   return server instanceof HttpsServerClass || server.constructor?.name === 'Http2SecureServer'
 }
 
-function summarise (credentials: Credentials): ServiceIdentity | undefined {
-  const identity = credentials.identity
-  if (identity === undefined) return undefined
-  const id = parseSpiffeId(identity.spiffeId)
-  return Object.freeze({
-    spiffeId: identity.spiffeId,
-    id,
-    service: id.kind === 'service' ? id.service : '',
-    namespace: id.kind === 'service' ? id.namespace : '',
-    partition: id.kind === 'service' || id.kind === 'agent' || id.kind === 'mesh-gateway' ? id.partition : 'default',
-    datacenter: id.kind === 'signing' ? '' : id.datacenter,
-    trustDomain: id.trustDomain,
-    serial: identity.serial,
-    validAfter: identity.validAfter,
-    validBefore: identity.validBefore,
-    certPem: identity.certPem
-  })
-}
-
-function toPeer (input: PeerInput): Peer {
-  if (typeof input === 'string') {
-    if (input.startsWith('spiffe://')) return { id: parseSpiffeId(input) } as Peer
-    const certificate = parseCertificate(input)
-    return { id: parseSpiffeId(spiffeUriOf(certificate)), certificate }
-  }
-  if (input instanceof X509Certificate || input instanceof Uint8Array) {
-    const certificate = parseCertificate(input)
-    return { id: parseSpiffeId(spiffeUriOf(certificate)), certificate }
-  }
-  if (typeof input === 'object' && input !== null && 'kind' in input && 'uri' in input) return { id: input } as Peer
-  if (typeof input === 'object' && input !== null && 'der' in input && 'uriSans' in input) {
-    return { id: parseSpiffeId(spiffeUriOf(input)), certificate: input }
-  }
-  throw new InvalidOptionError('peer', 'expected a certificate (PEM, DER, X509Certificate) or a SPIFFE ID')
-}
+export type { ConnectServiceEvents, ConnectServiceOptions, PeerInput, ServerOptions, ServiceIdentity } from './service-options.js'
