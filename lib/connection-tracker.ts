@@ -93,9 +93,11 @@ export class ConnectionTracker {
     const entry = this.#open.get(socket)
     if (entry === undefined) return
     this.#forget(socket)
+    // Read before destroy(): a destroyed socket no longer knows its peer's address unless it was read before.
+    const remoteAddress = socket.remoteAddress
     socket.destroy()
     try {
-      this.#onClosed?.(Object.freeze({ peer: entry.peer, remoteAddress: socket.remoteAddress, ...why }))
+      this.#onClosed?.(Object.freeze({ peer: entry.peer, remoteAddress, ...why }))
     } catch { /* observers must not break enforcement */ }
   }
 

@@ -45,9 +45,9 @@ export class LiveIntentions {
   readonly #errorListeners = new Set<Listener<[ConnectError]>>()
   readonly #fixedDefault: boolean | undefined
   #default: DefaultDecision | undefined
-  /** Settles once the default is known (or the watch is closed). */
-  readonly #defaultKnown: Promise<void>
-  #defaultSettled: () => void = () => {}
+  /** Callers of ready() waiting for the first default; all called once it is known or the watch closes. */
+  readonly #defaultWaiters = new Set<() => void>()
+  #defaultDone = false
   #raw: readonly Intention[] | undefined
   #current: Intentions | undefined
 
@@ -55,7 +55,6 @@ export class LiveIntentions {
     this.destination = options.destination
     this.#client = options.client
     this.#fixedDefault = options.defaultAllow
-    this.#defaultKnown = new Promise((resolve) => { this.#defaultSettled = resolve })
     if (options.defaultAllow !== undefined) {
       this.#default = Object.freeze({
         defaultAllow: options.defaultAllow,
@@ -78,14 +77,16 @@ export class LiveIntentions {
       // snapshot itself once the default is known.
       if (this.#default === undefined) return
       this.#current = next
-      for (const l of this.#changeListeners) l(next, previous)
+      for (const l of this.#changeListeners) {
+        try { l(next, previous) } catch { /* a listener's failure is its own: the snapshot is in force */ }
+      }
       if (this.#fixedDefault === undefined) void this.#relearn()
     })
     this.#query.on('error', (err) => {
       // A malformed intention fails the transform; report it under its own code, not as a generic bad answer.
       const cause = err.cause
       const reported = err.code === 'ERR_CONNECT_AGENT_INVALID_ANSWER' && cause instanceof ConnectError && cause.code === 'ERR_CONNECT_INTENTION_INVALID' ? cause : err
-      for (const l of this.#errorListeners) l(reported)
+      this.#report(reported)
     })
     void this.#start()
   }
@@ -112,13 +113,20 @@ export class LiveIntentions {
   /** Resolves with the first snapshot; rejects with ERR_CONNECT_ABORTED on abort, ERR_CONNECT_CLOSED on close. */
   async ready (options: { signal?: AbortSignal } = {}): Promise<Intentions> {
     await this.#query.ready(options)
-    if (this.#default === undefined) {
+    if (!this.#defaultDone) {
       const { signal } = options
       await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => reject(new ConnectError('ERR_CONNECT_ABORTED', `waiting for the default intention policy of "${this.destination}": aborted`, { cause: signal?.reason }))
+        const done = (): void => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        const onAbort = (): void => {
+          this.#defaultWaiters.delete(done)
+          reject(new ConnectError('ERR_CONNECT_ABORTED', `waiting for the default intention policy of "${this.destination}": aborted`, { cause: signal?.reason }))
+        }
         if (signal?.aborted === true) { onAbort(); return }
         signal?.addEventListener('abort', onAbort, { once: true })
-        void this.#defaultKnown.then(() => { signal?.removeEventListener('abort', onAbort); resolve() })
+        this.#defaultWaiters.add(done)
       })
     }
     if (this.#default === undefined || this.#current === undefined) {
@@ -130,7 +138,7 @@ export class LiveIntentions {
   /** Stops the watch and the default-policy lookups. Idempotent. Does not close the client. */
   async close (): Promise<void> {
     this.#lifecycle.abort()
-    this.#defaultSettled()
+    this.#settleDefault()
     await this.#query.close()
   }
 
@@ -138,22 +146,41 @@ export class LiveIntentions {
     // The first intentions request and the default lookup run side by side: readiness waits for the slower.
     if (!this.#lifecycle.signal.aborted) this.#query.start()
     let failures = 0
-    while (this.#default === undefined && !this.#lifecycle.signal.aborted) {
-      try {
-        const learned = await this.#learn()
+    try {
+      while (this.#default === undefined && !this.#lifecycle.signal.aborted) {
+        let learned: DefaultDecision
+        try {
+          learned = await this.#learn()
+        } catch (err) {
+          failures++
+          this.#report(asConnectError(err))
+          // Same shape as the watches' backoff, shorter cap: readiness waits on this.
+          const delay = Math.min(30_000, 250 * failures * failures) * (0.75 + Math.random() / 2)
+          await sleep(systemClock, delay, this.#lifecycle.signal)
+          continue
+        }
         if (this.#lifecycle.signal.aborted) break
         this.#default = learned
         // An answer that arrived first was held back: publish it, built with the default now known.
         if (this.#raw !== undefined) this.#replace(this.#build(this.#raw, learned))
-      } catch (err) {
-        failures++
-        for (const l of this.#errorListeners) l(asConnectError(err))
-        // Same shape as the watches' backoff, shorter cap: readiness waits on this.
-        const delay = Math.min(30_000, 250 * failures * failures) * (0.75 + Math.random() / 2)
-        await sleep(systemClock, delay, this.#lifecycle.signal)
       }
+    } finally {
+      this.#settleDefault()
     }
-    this.#defaultSettled()
+  }
+
+  #settleDefault (): void {
+    this.#defaultDone = true
+    for (const done of this.#defaultWaiters) done()
+    this.#defaultWaiters.clear()
+  }
+
+  /** Hands an error to the listeners (none after close); a listener that throws does not stop the others. */
+  #report (error: ConnectError): void {
+    if (this.#lifecycle.signal.aborted) return
+    for (const l of this.#errorListeners) {
+      try { l(error) } catch { /* a listener's failure is its own; the watch goes on */ }
+    }
   }
 
   async #learn (): Promise<DefaultDecision> {
@@ -179,14 +206,16 @@ export class LiveIntentions {
       if (this.#raw === undefined) return
       this.#replace(this.#build(this.#raw, next))
     } catch (err) {
-      if (!this.#lifecycle.signal.aborted) for (const l of this.#errorListeners) l(asConnectError(err))
+      this.#report(asConnectError(err))
     }
   }
 
   #replace (rebuilt: Intentions): void {
     const before = this.#current
     this.#current = rebuilt
-    for (const l of this.#changeListeners) l(rebuilt, before)
+    for (const l of this.#changeListeners) {
+      try { l(rebuilt, before) } catch { /* a listener's failure is its own: the snapshot is in force */ }
+    }
   }
 
   #build (raw: readonly Intention[], def: DefaultDecision | undefined): Intentions {

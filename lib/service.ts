@@ -448,13 +448,27 @@ export class ConnectService extends EventEmitter<ConnectServiceEvents> {
   /** Reports an event to the logger and the service channels, then emits it. */
   #emitEvent<K extends Exclude<keyof ObservedEvents, 'ready' | 'error'>> (event: K, arg: ObservedEvents[K][0] & ConnectServiceEvents[K][0]): void {
     ;(this.#observer.observe as (event: K, arg: unknown) => void)(event, arg)
-    ;(this.emit as (event: K, arg: unknown) => boolean)(event, arg)
+    this.#deliver(event, arg)
+  }
+
+  /**
+   * Emits to the listeners. These events fire inside TLS callbacks and watches: a listener that throws must not
+   * take the server or the watch down with it (nor skip what follows, such as live enforcement), so its exception
+   * becomes a process warning (code CONNECT_LISTENER_THREW): loud, not fatal.
+   */
+  #deliver (event: keyof ConnectServiceEvents, arg: unknown): void {
+    try {
+      ;(this.emit as (event: string, arg: unknown) => boolean)(event, arg)
+    } catch (err) {
+      process.emitWarning(`a "${event}" listener of service "${this.service}" threw: ${(err as Error)?.message ?? String(err)}`,
+        { code: 'CONNECT_LISTENER_THREW', detail: 'Listeners of ConnectService events must not throw; the exception was dropped.' })
+    }
   }
 
   #emitError (err: ConnectError): void {
     // An unheard 'error' event would throw; the last good state keeps serving regardless.
     this.#observer.observe('error', err)
-    if (this.listenerCount('error') > 0) this.emit('error', err)
+    if (this.listenerCount('error') > 0) this.#deliver('error', err)
   }
 }
 

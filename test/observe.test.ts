@@ -11,6 +11,7 @@ import { InvalidOptionError } from '../lib/errors.js'
 import { serviceChannels } from '../lib/observe.js'
 import type { Logger } from '../lib/observe.js'
 import { ConnectService } from '../lib/service.js'
+import { peerOf } from '../lib/tls/peer.js'
 import type { ConnectServiceOptions } from '../lib/service.js'
 import { TestAgent } from '../lib/testing/test-agent.js'
 
@@ -145,5 +146,83 @@ describe('observability: logger and service channels', () => {
   it('refuses a logger whose levels are not functions, naming the field', () => {
     assert.throws(() => new ConnectService({ service: 'db', agent: { address: agent.address, env: false }, logger: { info: 'yes' } as unknown as Logger }),
       (err: unknown) => err instanceof InvalidOptionError && err.field === 'logger')
+  })
+
+  describe('listeners and observers that misbehave', () => {
+    async function serving (db: ConnectService): Promise<number> {
+      const server = db.createServer((req, res) => res.end('ok'))
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }))
+      const port = (server.address() as AddressInfo).port
+      agent.registerService({ name: 'db', port })
+      return port
+    }
+
+    it('a "refused" listener that throws costs neither the server nor the decision channel; it becomes a process warning', async () => {
+      const warned = once(process, 'warning') as Promise<[Error & { code?: string }]>
+      const decisions: unknown[] = []
+      const onDecision = (message: unknown): void => { decisions.push(message) }
+      diagnosticsChannel.subscribe('consul-connect-native:tls:decision', onDecision)
+      cleanups.push(() => diagnosticsChannel.unsubscribe('consul-connect-native:tls:decision', onDecision))
+      agent.upsertIntention('web', 'db', { Action: 'deny' })
+      const db = make({ service: 'db' })
+      const web = make({ service: 'web' })
+      await Promise.all([db.ready(), web.ready()])
+      db.on('refused', () => { throw new Error('listener bug') })
+      await serving(db)
+      await assert.rejects(request('https://db.service.consul/', { dispatcher: web.dispatcher() }))
+      const [warning] = await warned
+      assert.equal(warning.code, 'CONNECT_LISTENER_THREW')
+      assert.match(warning.message, /a "refused" listener of service "db" threw: listener bug/)
+      assert.equal(decisions.length, 1, 'the refusal reached the decision channel')
+      agent.upsertIntention('web', 'db', { Action: 'allow' })
+      await once(db, 'intentions')
+      const ok = await request('https://db.service.consul/', { dispatcher: web.dispatcher(), reset: true })
+      assert.equal(await ok.body.text(), 'ok', 'the server still serves')
+    })
+
+    it('an "error" listener that throws while the default policy is being learned does not stop ready()', async () => {
+      agent.fault({ path: '/v1/agent/self', status: 500, times: 1 })
+      const db = make({ service: 'db' })
+      db.on('error', () => { throw new Error('listener bug') })
+      const warned = once(process, 'warning') as Promise<[Error & { code?: string }]>
+      await db.ready({ signal: AbortSignal.timeout(10_000) })
+      assert.equal(db.isReady, true)
+      assert.equal((await warned)[0].code, 'CONNECT_LISTENER_THREW')
+    })
+
+    it('closed connections keep their remote address', async () => {
+      const db = make({ service: 'db', maxConnectionLifetimeMs: 100 })
+      const web = make({ service: 'web' })
+      await Promise.all([db.ready(), web.ready()])
+      await serving(db)
+      const closed = once(db, 'connectionClosed')
+      const socket = await web.dial('db')
+      cleanups.push(() => socket.destroy())
+      const [event] = await closed as [{ remoteAddress: string | undefined, cause: string }]
+      assert.equal(event.cause, 'lifetime')
+      assert.equal(event.remoteAddress, '127.0.0.1')
+    })
+
+    it('a handler that changes the shared certificate\'s dates cannot change later decisions', async () => {
+      const db = make({ service: 'db' })
+      const web = make({ service: 'web' })
+      await Promise.all([db.ready(), web.ready()])
+      const server = db.createServer((req, res) => {
+        const notAfter = peerOf(req)?.certificate?.notAfter
+        notAfter?.setTime(0) // a careless (or hostile) handler
+        res.end('ok')
+      })
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }))
+      agent.registerService({ name: 'db', port: (server.address() as AddressInfo).port })
+      for (let i = 0; i < 2; i++) {
+        const res = await request('https://db.service.consul/', { dispatcher: web.dispatcher(), reset: true })
+        assert.equal(await res.body.text(), 'ok', `connection ${i + 1} accepted`)
+      }
+      assert.equal(db.counters.refused, 0)
+    })
   })
 })

@@ -202,8 +202,9 @@ export class TlsGuard extends EventEmitter<TlsGuardEvents> {
   #refused (event: RefusedConnection): void {
     const frozen = Object.freeze(event)
     this.counters.countRefused(frozen.code)
-    this.emit('refused', frozen)
+    // The channel and onDecision first: a throwing 'refused' listener must not cost them the message.
     this.#observe(frozen)
+    this.emit('refused', frozen)
   }
 
   /** The callback and channel of every decision. An observer that throws must not break serving. */

@@ -22,7 +22,6 @@ import type { Peer } from '../authz/authorizer.js'
 import { ConnectError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import { parseCertificate, spiffeUriOf } from '../identity/x509.js'
-import type { Certificate } from '../identity/x509.js'
 import { parseSpiffeId } from '../spiffe-id.js'
 import type { SpiffeId } from '../spiffe-id.js'
 import { certificateCodeOf, verifyErrorName } from './verify-error.js'
@@ -34,7 +33,9 @@ export type PeerCheck =
 const kPeer = Symbol('consul-connect-native.tls.peer')
 const CACHE_SIZE = 512
 /** A cached identity: the frozen answer for an acceptable leaf with its certificate, or the refusal. */
-type Identified = { readonly ok: true, readonly peer: Peer, readonly certificate: Certificate } | Extract<PeerCheck, { ok: false }>
+type Identified =
+  | { readonly ok: true, readonly peer: Peer, readonly serial: string, readonly notBeforeMs: number, readonly notAfterMs: number }
+  | Extract<PeerCheck, { ok: false }>
 const identities = new Map<string, Identified>()
 
 /** Checks the peer of a server-side socket whose handshake completed (see the module comment). Never throws. */
@@ -55,13 +56,13 @@ export function checkPeer (socket: TLSSocket, now: number = Date.now()): PeerChe
   }
   const checked = identityOf(peerCert.raw, peerCert.fingerprint256)
   if (!checked.ok) return checked
-  // Validity is judged per connection: the same cached leaf expires while it is being used.
-  const certificate = checked.certificate
-  if (now < certificate.notBefore.getTime()) {
-    return refuse('ERR_CONNECT_CERT_NOT_YET_VALID', `client certificate ${certificate.serial} is not valid before ${certificate.notBefore.toISOString()}`)
+  // Validity is judged per connection: the same cached leaf expires while it is being used. The times are
+  // numbers kept at parse time, not the shared certificate's Date objects, which a handler could change.
+  if (now < checked.notBeforeMs) {
+    return refuse('ERR_CONNECT_CERT_NOT_YET_VALID', `client certificate ${checked.serial} is not valid before ${new Date(checked.notBeforeMs).toISOString()}`)
   }
-  if (now > certificate.notAfter.getTime()) {
-    return refuse('ERR_CONNECT_CERT_EXPIRED', `client certificate ${certificate.serial} expired at ${certificate.notAfter.toISOString()}`)
+  if (now > checked.notAfterMs) {
+    return refuse('ERR_CONNECT_CERT_EXPIRED', `client certificate ${checked.serial} expired at ${new Date(checked.notAfterMs).toISOString()}`)
   }
   return checked // the cached frozen answer: no allocation for a returning peer
 }
@@ -101,7 +102,13 @@ function identityOf (der: Buffer, fingerprint: string): Identified {
     const certificate = parseCertificate(der)
     const id: SpiffeId = parseSpiffeId(spiffeUriOf(certificate))
     checked = id.kind === 'service'
-      ? Object.freeze({ ok: true, peer: Object.freeze({ id, certificate }), certificate })
+      ? Object.freeze({
+        ok: true,
+        peer: Object.freeze({ id, certificate }),
+        serial: certificate.serial,
+        notBeforeMs: certificate.notBefore.getTime(),
+        notAfterMs: certificate.notAfter.getTime()
+      })
       : refuse('ERR_CONNECT_PEER_VERIFICATION', `client ${id.uri} is a ${id.kind} identity, not a service`)
   } catch (err) {
     const code = err instanceof ConnectError ? err.code : 'ERR_CONNECT_CERT_PARSE'
