@@ -3,12 +3,12 @@
  *
  * How the work is split, and why:
  * - Fields (serial, names, validity, SANs, basicConstraints, keyUsage, extKeyUsage, key ids) come from a
- *   small strict DER walker: der.ts reads the TLV layer, this file the X.509 structure. It is ≈ 5×
- *   faster than building a node `X509Certificate` and than the `@peculiar/asn1-schema` object mapper
- *   (measured on a loaded 2-core machine: `parseCertificate` ≈ 140 µs, `new X509Certificate` ≈ 700 µs,
- *   asn1-schema ≈ 670 µs; the ratios are what matter), and it reads URI SANs exactly as encoded,
- *   whereas node's `subjectAltName` string is escaped and lossy (a comma or quote inside a URI changes
- *   its meaning).
+ *   small strict DER walker: der.ts reads the TLV layer, this file the X.509 structure, x509-names.ts the
+ *   subject and issuer Names, x509-extensions.ts the extensions. It is ≈ 5× faster than building a node
+ *   `X509Certificate` and than the `@peculiar/asn1-schema` object mapper (measured on a loaded 2-core
+ *   machine: `parseCertificate` ≈ 140 µs, `new X509Certificate` ≈ 700 µs, asn1-schema ≈ 670 µs; the
+ *   ratios are what matter), and it reads URI SANs exactly as encoded, whereas node's `subjectAltName`
+ *   string is escaped and lossy (a comma or quote inside a URI changes its meaning).
  * - Signatures are checked natively: `verifySignature` hands the raw TBS bytes, the signature and the
  *   issuer's cached `KeyObject` to `crypto.verify` (OpenSSL), falling back to node's
  *   `X509Certificate#verify` for algorithms not mapped here (RSA-PSS, …).
@@ -25,10 +25,11 @@ import { X509Certificate, createHash, createPublicKey, verify as cryptoVerify } 
 import type { KeyObject } from 'node:crypto'
 import { CertificateError } from '../errors.js'
 import { decodeOid, DerReader } from './der.js'
+import { colonHex, extensionsOf, readExtensions, uriSansOf } from './x509-extensions.js'
+import type { KeyUsageName } from './x509-extensions.js'
+import { readName } from './x509-names.js'
 
-export type KeyUsageName =
-  | 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement'
-  | 'keyCertSign' | 'cRLSign' | 'encipherOnly' | 'decipherOnly'
+export type { KeyUsageName } from './x509-extensions.js'
 
 /** A parsed certificate. Build with {@link parseCertificate} or {@link parseCertificates}. */
 export interface Certificate {
@@ -81,30 +82,6 @@ export interface Certificate {
   readonly publicKey: KeyObject
   /** Node's certificate object, built on first use and kept. */
   readonly x509: X509Certificate
-}
-
-const OID = {
-  subjectKeyId: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyId: '2.5.29.35',
-  extKeyUsage: '2.5.29.37'
-} as const
-
-const KEY_USAGE_BITS: readonly KeyUsageName[] = [
-  'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
-  'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'
-]
-
-const EKU_NAMES: Readonly<Record<string, string>> = {
-  '2.5.29.37.0': 'anyExtendedKeyUsage',
-  '1.3.6.1.5.5.7.3.1': 'serverAuth',
-  '1.3.6.1.5.5.7.3.2': 'clientAuth',
-  '1.3.6.1.5.5.7.3.3': 'codeSigning',
-  '1.3.6.1.5.5.7.3.4': 'emailProtection',
-  '1.3.6.1.5.5.7.3.8': 'timeStamping',
-  '1.3.6.1.5.5.7.3.9': 'OCSPSigning'
 }
 
 /** Signature OIDs that map onto a plain `crypto.verify(hash, …)` call. */
@@ -196,13 +173,7 @@ export function spiffeUriOf (cert: Certificate): string {
 export function peerSpiffeUri (der: Uint8Array): string {
   let uris: string[]
   try {
-    const tbs = new DerReader(der).sequence().sequence()
-    skipToExtensions(tbs)
-    uris = []
-    const exts = extensionsOf(tbs)
-    for (const ext of exts) {
-      if (ext.oid === OID.subjectAltName) readGeneralNames(ext.value, uris, undefined)
-    }
+    uris = uriSansOf(der)
   } catch (err) {
     throw new CertificateError('ERR_CONNECT_CERT_PARSE', `reading peer SPIFFE ID: ${(err as Error).message}`, { cause: err })
   }
@@ -272,8 +243,6 @@ function fromDer (input: Uint8Array, native?: X509Certificate, context = 'parsin
   }
 }
 
-interface RawExtension { oid: string, critical: boolean, value: Buffer }
-
 function build (der: Buffer, native: X509Certificate | undefined): Certificate {
   const outer = new DerReader(der)
   const certSeq = outer.sequence()
@@ -298,51 +267,7 @@ function build (der: Buffer, native: X509Certificate | undefined): Certificate {
   validity.end('in validity')
   const rawSubject = tbs.rawTlv(0x30)
   const rawSubjectPublicKeyInfo = tbs.rawTlv(0x30)
-  const exts = extensionsOf(tbs)
-
-  const uriSans: string[] = []
-  const dnsSans: string[] = []
-  const unhandled: string[] = []
-  let isCA = false
-  let pathLen: number | undefined
-  let keyUsage: KeyUsageName[] | undefined
-  let extKeyUsage: string[] | undefined
-  let subjectKeyId: string | undefined
-  let authorityKeyId: string | undefined
-  const seen = new Set<string>()
-  for (const ext of exts) {
-    if (seen.has(ext.oid)) throw new Error(`extension ${ext.oid} appears twice`) // RFC 5280 4.2
-    seen.add(ext.oid)
-    const r = new DerReader(ext.value)
-    switch (ext.oid) {
-      case OID.subjectAltName: readGeneralNames(ext.value, uriSans, dnsSans); break
-      case OID.basicConstraints: {
-        const seq = r.sequence()
-        if (!seq.done && seq.peekTag() === 0x01) isCA = seq.boolean()
-        if (!seq.done && seq.peekTag() === 0x02) pathLen = smallInteger(seq.integerBytes())
-        seq.end('in basicConstraints')
-        break
-      }
-      case OID.keyUsage: keyUsage = keyUsageNames(r.bitStringWithUnused()); break
-      case OID.extKeyUsage: {
-        const seq = r.sequence()
-        extKeyUsage = []
-        while (!seq.done) {
-          const oid = decodeOid(seq.oidBytes())
-          extKeyUsage.push(EKU_NAMES[oid] ?? oid)
-        }
-        break
-      }
-      case OID.subjectKeyId: subjectKeyId = colonHex(r.octetString()); break
-      case OID.authorityKeyId: {
-        const seq = r.sequence()
-        if (!seq.done && seq.peekTag() === 0x80) authorityKeyId = colonHex(seq.implicitPrimitive(0x80))
-        break
-      }
-      default:
-        if (ext.critical) unhandled.push(ext.oid)
-    }
-  }
+  const fields = readExtensions(extensionsOf(tbs))
 
   const serial = minimalBytes(serialBytes)
   let x509 = native
@@ -356,15 +281,15 @@ function build (der: Buffer, native: X509Certificate | undefined): Certificate {
     issuer: readName(rawIssuer),
     notBefore,
     notAfter,
-    uriSans: Object.freeze(uriSans),
-    dnsSans: Object.freeze(dnsSans),
-    isCA,
-    pathLen,
-    keyUsage: keyUsage === undefined ? undefined : Object.freeze(keyUsage),
-    extKeyUsage: extKeyUsage === undefined ? undefined : Object.freeze(extKeyUsage),
-    subjectKeyId,
-    authorityKeyId,
-    unhandledCriticalExtensions: Object.freeze(unhandled),
+    uriSans: Object.freeze(fields.uriSans),
+    dnsSans: Object.freeze(fields.dnsSans),
+    isCA: fields.isCA,
+    pathLen: fields.pathLen,
+    keyUsage: fields.keyUsage === undefined ? undefined : Object.freeze(fields.keyUsage),
+    extKeyUsage: fields.extKeyUsage === undefined ? undefined : Object.freeze(fields.extKeyUsage),
+    subjectKeyId: fields.subjectKeyId,
+    authorityKeyId: fields.authorityKeyId,
+    unhandledCriticalExtensions: Object.freeze(fields.unhandled),
     fingerprint256: colonHex(createHash('sha256').update(der).digest()),
     rawSubject,
     rawIssuer,
@@ -389,74 +314,10 @@ function build (der: Buffer, native: X509Certificate | undefined): Certificate {
   return Object.freeze(cert)
 }
 
-/** Moves a TBS reader from the start to its optional extensions. */
-function skipToExtensions (tbs: DerReader): void {
-  if (tbs.peekTag() === 0xa0) tbs.skip()
-  for (let i = 0; i < 6; i++) tbs.skip() // serial, signature, issuer, validity, subject, spki
-}
-
-function extensionsOf (tbs: DerReader): RawExtension[] {
-  // issuerUniqueID [1] and subjectUniqueID [2] may precede the extensions; Consul never sets them.
-  while (!tbs.done && (tbs.peekTag() === 0x81 || tbs.peekTag() === 0xa1 || tbs.peekTag() === 0x82 || tbs.peekTag() === 0xa2)) tbs.skip()
-  const out: RawExtension[] = []
-  if (tbs.done) return out
-  const list = tbs.explicit(0xa3).sequence()
-  tbs.end('after extensions')
-  while (!list.done) {
-    const ext = list.sequence()
-    const oid = decodeOid(ext.oidBytes())
-    const critical = !ext.done && ext.peekTag() === 0x01 ? ext.boolean() : false
-    const value = ext.octetString()
-    ext.end(`in extension ${oid}`)
-    out.push({ oid, critical, value })
-  }
-  return out
-}
-
-function readGeneralNames (value: Buffer, uris: string[], dns: string[] | undefined): void {
-  const seq = new DerReader(value).sequence()
-  while (!seq.done) {
-    const tag = seq.peekTag()
-    // [6] uniformResourceIdentifier and [2] dNSName are IA5String, IMPLICIT: the bytes are the string.
-    if (tag === 0x86) uris.push(ia5(seq.implicitPrimitive(0x86)))
-    else if (tag === 0x82 && dns !== undefined) dns.push(ia5(seq.implicitPrimitive(0x82)))
-    else seq.skip()
-  }
-}
-
-function ia5 (bytes: Buffer): string {
-  for (const b of bytes) if (b > 0x7f) throw new Error('non-ASCII byte in an IA5String SAN')
-  return bytes.toString('latin1')
-}
-
-function keyUsageNames ({ bytes, unused }: { bytes: Buffer, unused: number }): KeyUsageName[] {
-  const names: KeyUsageName[] = []
-  const bits = bytes.length * 8 - unused
-  for (let i = 0; i < KEY_USAGE_BITS.length && i < bits; i++) {
-    // Bit 0 (digitalSignature) is the most significant bit of the first byte.
-    if (((bytes[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) names.push(KEY_USAGE_BITS[i]!)
-  }
-  return names
-}
-
-function smallInteger (bytes: Buffer): number {
-  if (bytes.length > 4 || (bytes[0]! & 0x80) !== 0) throw new Error('pathLenConstraint out of range')
-  return bytes.readUIntBE(0, bytes.length)
-}
-
 function minimalBytes (bytes: Buffer): Buffer {
   let i = 0
   while (i < bytes.length - 1 && bytes[i] === 0) i++
   return bytes.subarray(i)
-}
-
-const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
-/** Lower-case colon-separated hex; a plain loop, as this runs several times per parsed certificate. */
-function colonHex (bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i++) out += (i === 0 ? '' : ':') + HEX_PAIRS[bytes[i]!]!
-  return out
 }
 
 function toPem (der: Buffer): string {
@@ -464,57 +325,4 @@ function toPem (der: Buffer): string {
   let body = ''
   for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n'
   return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`
-}
-
-const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.5': 'SERIALNUMBER',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.9': 'STREET',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '0.9.2342.19200300.100.1.1': 'UID',
-  '0.9.2342.19200300.100.1.25': 'DC'
-}
-
-/** Formats a DER Name as RFC 4514 does: last RDN first, `,` between RDNs, `+` inside one. */
-function readName (raw: Buffer): string {
-  const rdns: string[] = []
-  const seq = new DerReader(raw).sequence()
-  while (!seq.done) {
-    const set = seq.explicit(0x31)
-    const parts: string[] = []
-    while (!set.done) {
-      const atv = set.sequence()
-      const oid = decodeOid(atv.oidBytes())
-      const tag = atv.peekTag()
-      const valueTlv = atv.peekRaw()
-      const content = atv.implicitPrimitive(tag)
-      const key = ATTRIBUTE_NAMES[oid]
-      const text = stringValue(tag, content)
-      parts.push(key !== undefined && text !== undefined ? `${key}=${escapeRdnValue(text)}` : `${oid}=#${valueTlv.toString('hex')}`)
-    }
-    rdns.unshift(parts.join('+'))
-  }
-  return rdns.join(',')
-}
-
-function stringValue (tag: number, content: Buffer): string | undefined {
-  switch (tag) {
-    case 0x0c: return content.toString('utf8') // UTF8String
-    case 0x13: case 0x16: case 0x14: return content.toString('latin1') // Printable, IA5, T61
-    case 0x1e: { // BMPString: UTF-16BE
-      const le = Buffer.from(content)
-      le.swap16()
-      return le.toString('utf16le')
-    }
-    default: return undefined
-  }
-}
-
-function escapeRdnValue (value: string): string {
-  // One pass: chained replaces turned the value " " into backslash, backslash, space (an escaped backslash).
-  return value.replace(/[\\,+"<>;=]|^[ #]| $/g, (c) => `\\${c}`)
 }
